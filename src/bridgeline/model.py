@@ -99,9 +99,15 @@ class TargetRef:
 
 @dataclass(slots=True)
 class Link:
-    """Source entity -> the target record bridgeline made for it under one mapping."""
+    """Source entity -> the target record bridgeline made for it under one mapping.
+
+    ``key`` is unique within the mapping: the source entity for a top-level record
+    (``jira:version:10042``), parent and child for a child record
+    (``jira:version:10042/tasks/jira:issue:10001``), since an issue in two releases gets two tasks.
+    """
 
     mapping: str
+    key: str
     source: EntityRef
     target: TargetRef
     correlation_id: str
@@ -126,3 +132,22 @@ class WriteResult:
     target: TargetRef
     fields: dict[str, Any] = field(default_factory=dict)  # what was sent
     record: dict[str, Any] = field(default_factory=dict)  # what the target answered
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One thing bridgeline did (or decided not to do), for the audit log and the status page."""
+
+    action: str  # create | update | adopt | noop | retire | transition | comment | ... | error | dead
+    entity: str
+    mapping: str | None = None
+    target_system: str | None = None
+    target_kind: str | None = None
+    target_id: str | None = None
+    target_number: str | None = None
+    fields: dict[str, Any] | None = None
+    outcome: str = "ok"  # ok | error | skipped
+    detail: str | None = None
+    duration_ms: float | None = None
+    at: datetime = field(default_factory=utcnow)
+    id: int | None = None

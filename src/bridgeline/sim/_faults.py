@@ -148,7 +148,9 @@ class FaultInjector:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b'{"res', "more_body": True})
 
-    async def _answer(self, send: Send, status: int, message: str, *, retry_after: float | None = None) -> None:
+    async def _answer(
+        self, send: Send, status: int, message: str, *, retry_after: float | None = None
+    ) -> None:
         body, content_type = self.error_body(status, message)
         headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
         if retry_after is not None:

@@ -1,0 +1,7 @@
+"""bridgeline's state: the inbox, links, cursors, source marks and the audit log (SQL)."""
+
+from __future__ import annotations
+
+from bridgeline.store.store import Claim, InboxRow, Store, async_url, redact_url
+
+__all__ = ["Claim", "InboxRow", "Store", "async_url", "redact_url"]

@@ -1,0 +1,667 @@
+"""The :class:`Store`: every read and write of bridgeline's state, as async methods.
+
+SQLite (a file, WAL mode, one writer at a time) or PostgreSQL (several replicas; claims use
+``FOR UPDATE SKIP LOCKED``). ::
+
+    store = await Store.open("sqlite:///bridgeline.db")
+    await store.enqueue([Event(EntityRef("jira", "version", "10042"))])
+    for claim in await store.claim("worker-1", limit=10, lease_seconds=300):
+        ...
+        await store.complete(claim)
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from bridgeline.errors import ConfigError, RetryableError
+from bridgeline.model import AuditEntry, EntityRef, Event, Link, Snapshot, TargetRef, utcnow
+from bridgeline.store import tables as t
+
+
+def async_url(url: str) -> str:
+    """The async driver form of a database URL (``sqlite:///x`` -> ``sqlite+aiosqlite:///x``)."""
+    u = sa.engine.make_url(url)
+    if u.drivername in ("sqlite", "sqlite+pysqlite"):
+        u = u.set(drivername="sqlite+aiosqlite")
+    elif u.drivername in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
+        u = u.set(drivername="postgresql+psycopg")
+    elif u.drivername not in ("sqlite+aiosqlite",):
+        raise ConfigError(
+            f"database_url uses {u.drivername!r}; bridgeline supports sqlite:///path and postgresql+psycopg://..."
+        )
+    return u.render_as_string(hide_password=False)
+
+
+def redact_url(url: str) -> str:
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """An entity a worker holds until its lease ends."""
+
+    id: int
+    ref: EntityRef
+    generation: int
+    attempts: int
+    events: int
+    source: str
+    hint: dict[str, Any] | None
+    received_at: datetime
+    worker: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    """An inbox entry as the status page and the dlq commands show it."""
+
+    id: int
+    entity: str
+    state: str
+    attempts: int
+    events: int
+    source: str
+    received_at: datetime
+    updated_at: datetime
+    next_attempt_at: datetime
+    claimed_by: str | None
+    last_error: str | None
+
+
+class Store:
+    """bridgeline's state in one SQL database."""
+
+    def __init__(self, engine: AsyncEngine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+        self.dialect = engine.dialect.name
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, url: str, *, migrate: bool = True) -> Store:
+        aurl = async_url(url)
+        kwargs: dict[str, Any] = {}
+        if aurl.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        engine = create_async_engine(aurl, **kwargs)
+        if engine.dialect.name == "sqlite":
+            _sqlite_setup(engine)
+        store = cls(engine, url)
+        if migrate:
+            await store.migrate()
+        return store
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest revision (Alembic)."""
+        from bridgeline.store.migrate import upgrade_connection
+
+        async with self.engine.begin() as conn:
+            await conn.run_sync(upgrade_connection)
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+            return True
+        except (OperationalError, DBAPIError, OSError):
+            return False
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except (OperationalError, DBAPIError) as exc:
+            if _is_disk_full(exc):
+                raise RetryableError(
+                    "the database disk is full: free space where the SQLite file lives "
+                    f"({redact_url(self.url)}); bridgeline keeps retrying"
+                ) from exc
+            if isinstance(exc, OperationalError) or getattr(exc, "connection_invalidated", False):
+                raise RetryableError(f"database unavailable ({redact_url(self.url)}): {exc.orig}") from exc
+            raise
+
+    def _insert(self, table: sa.Table) -> Any:
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+
+    # -- inbox -----------------------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        events: Iterable[Event],
+        *,
+        cursor: tuple[str, str] | None = None,
+        marks: dict[str, tuple[str, str]] | None = None,
+    ) -> int:
+        """Append events to the inbox; returns how many were new (not duplicate deliveries).
+
+        In the same transaction it can advance a poll ``cursor`` (name, value) and record source
+        ``marks`` (entity -> (scope, mark)): a cursor never moves past events that were not stored.
+        """
+        now = utcnow()
+        accepted = 0
+        async with self._tx() as conn:
+            for ev in events:
+                if ev.delivery_id is not None:
+                    ins = self._insert(t.deliveries).values(
+                        delivery_id=ev.delivery_id, system=ev.ref.system, received_at=now
+                    )
+                    stmt = ins.on_conflict_do_nothing(index_elements=["delivery_id"]).returning(
+                        t.deliveries.c.delivery_id
+                    )
+                    if (await conn.execute(stmt)).first() is None:
+                        continue  # a retry of a delivery already accepted
+                await self._upsert_event(conn, ev, now)
+                accepted += 1
+            if cursor is not None:
+                await self._set_cursor(conn, cursor[0], cursor[1], now)
+            if marks:
+                await self._set_marks(conn, marks, now)
+        return accepted
+
+    async def _upsert_event(self, conn: AsyncConnection, ev: Event, now: datetime) -> None:
+        ins = self._insert(t.inbox).values(
+            entity=str(ev.ref),
+            system=ev.ref.system,
+            kind=ev.ref.kind,
+            state="pending",
+            generation=1,
+            events=1,
+            attempts=0,
+            source=ev.source,
+            hint=ev.hint,
+            received_at=ev.received_at,
+            updated_at=now,
+            next_attempt_at=now,
+        )
+        was_pending = t.inbox.c.state == "pending"
+        stmt = ins.on_conflict_do_update(
+            index_elements=["entity"],
+            set_={
+                "generation": t.inbox.c.generation + 1,
+                "state": "pending",
+                "source": ins.excluded.source,
+                "hint": ins.excluded.hint,
+                "updated_at": now,
+                "events": sa.case((was_pending, t.inbox.c.events + 1), else_=1),
+                "received_at": sa.case((was_pending, t.inbox.c.received_at), else_=ins.excluded.received_at),
+                # a pending entity keeps its backoff: new events must not hammer a failing target
+                "attempts": sa.case((was_pending, t.inbox.c.attempts), else_=0),
+                "next_attempt_at": sa.case((was_pending, t.inbox.c.next_attempt_at), else_=now),
+                "last_error": sa.case((was_pending, t.inbox.c.last_error), else_=None),
+            },
+        )
+        await conn.execute(stmt)
+
+    async def claim(self, worker: str, *, limit: int, lease_seconds: float) -> list[Claim]:
+        """Take up to ``limit`` due entities for ``lease_seconds``, oldest first."""
+        now = utcnow()
+        c = t.inbox.c
+        due = sa.and_(
+            c.state == "pending",
+            c.next_attempt_at <= now,
+            sa.or_(c.claimed_until.is_(None), c.claimed_until < now),
+        )
+        query = sa.select(t.inbox).where(due).order_by(c.next_attempt_at, c.id).limit(limit)
+        if self.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        claims: list[Claim] = []
+        async with self._tx() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+            if not rows:
+                return []
+            until = now + timedelta(seconds=lease_seconds)
+            await conn.execute(
+                sa.update(t.inbox)
+                .where(c.id.in_([r["id"] for r in rows]))
+                .values(claimed_by=worker, claimed_until=until, claimed_generation=c.generation)
+            )
+            for r in rows:
+                claims.append(
+                    Claim(
+                        id=r["id"],
+                        ref=EntityRef.parse(r["entity"]),
+                        generation=r["generation"],
+                        attempts=r["attempts"],
+                        events=r["events"],
+                        source=r["source"],
+                        hint=r["hint"],
+                        received_at=r["received_at"],
+                        worker=worker,
+                    )
+                )
+        return claims
+
+    async def extend(self, claim: Claim, lease_seconds: float) -> bool:
+        """Renew a lease still held; False when it was lost (expired and taken by another)."""
+        c = t.inbox.c
+        async with self._tx() as conn:
+            res = await conn.execute(
+                sa.update(t.inbox)
+                .where(c.id == claim.id, c.claimed_by == claim.worker)
+                .values(claimed_until=utcnow() + timedelta(seconds=lease_seconds))
+            )
+        return res.rowcount == 1
+
+    async def complete(self, claim: Claim) -> bool:
+        """The entity is in sync. If new events came meanwhile, it stays pending for another pass."""
+        c = t.inbox.c
+        now = utcnow()
+        async with self._tx() as conn:
+            res = await conn.execute(
+                sa.update(t.inbox)
+                .where(c.id == claim.id, c.claimed_by == claim.worker, c.generation == claim.generation)
+                .values(
+                    state="done",
+                    attempts=0,
+                    events=0,
+                    last_error=None,
+                    updated_at=now,
+                    claimed_by=None,
+                    claimed_until=None,
+                    claimed_generation=None,
+                )
+            )
+            if res.rowcount == 1:
+                return True
+            await conn.execute(
+                sa.update(t.inbox)
+                .where(c.id == claim.id, c.claimed_by == claim.worker)
+                .values(claimed_by=None, claimed_until=None, claimed_generation=None, next_attempt_at=now)
+            )
+        return False
+
+    async def fail(
+        self,
+        claim: Claim,
+        error: str,
+        *,
+        permanent: bool,
+        max_attempts: int,
+        backoff_initial: float,
+        backoff_max: float,
+        retry_after: float | None = None,
+    ) -> str:
+        """Record a failed attempt: back off and retry, or make it a dead letter. Returns the new state."""
+        c = t.inbox.c
+        now = utcnow()
+        attempts = claim.attempts + 1
+        if permanent or attempts >= max_attempts:
+            values: dict[str, Any] = {"state": "dead", "next_attempt_at": now}
+            state = "dead"
+        else:
+            delay = min(backoff_max, backoff_initial * (2 ** (attempts - 1)))
+            delay = delay / 2 + random.uniform(0, delay / 2)  # jitter: replicas do not retry in step
+            if retry_after is not None:
+                delay = max(delay, retry_after)
+            values = {"state": "pending", "next_attempt_at": now + timedelta(seconds=delay)}
+            state = "pending"
+        async with self._tx() as conn:
+            await conn.execute(
+                sa.update(t.inbox)
+                .where(c.id == claim.id, c.claimed_by == claim.worker)
+                .values(
+                    attempts=attempts,
+                    last_error=error[:4000],
+                    updated_at=now,
+                    claimed_by=None,
+                    claimed_until=None,
+                    claimed_generation=None,
+                    **values,
+                )
+            )
+        return state
+
+    async def release(self, claim: Claim) -> None:
+        """Give a claim back untouched (shutdown before the work started)."""
+        c = t.inbox.c
+        async with self._tx() as conn:
+            await conn.execute(
+                sa.update(t.inbox)
+                .where(c.id == claim.id, c.claimed_by == claim.worker)
+                .values(claimed_by=None, claimed_until=None, claimed_generation=None)
+            )
+
+    async def inbox_rows(self, *, state: str | None = None, limit: int = 100) -> list[InboxRow]:
+        c = t.inbox.c
+        q = sa.select(t.inbox).order_by(c.updated_at.desc(), c.id.desc()).limit(limit)
+        if state:
+            q = q.where(c.state == state)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(q)).mappings().all()
+        return [_inbox_row(r) for r in rows]
+
+    async def inbox_row(self, entity: str) -> InboxRow | None:
+        async with self.engine.connect() as conn:
+            r = (await conn.execute(sa.select(t.inbox).where(t.inbox.c.entity == entity))).mappings().first()
+        return _inbox_row(r) if r else None
+
+    async def replay(self, entity: str) -> bool:
+        """A dead letter goes back to pending with fresh attempts."""
+        c = t.inbox.c
+        now = utcnow()
+        async with self._tx() as conn:
+            res = await conn.execute(
+                sa.update(t.inbox)
+                .where(c.entity == entity, c.state == "dead")
+                .values(
+                    state="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    updated_at=now,
+                    source="replay",
+                    generation=c.generation + 1,
+                )
+            )
+        return res.rowcount == 1
+
+    async def drop(self, entity: str) -> bool:
+        """Forget a dead letter (marked done, its last error kept)."""
+        c = t.inbox.c
+        async with self._tx() as conn:
+            res = await conn.execute(
+                sa.update(t.inbox)
+                .where(c.entity == entity, c.state == "dead")
+                .values(state="done", updated_at=utcnow())
+            )
+        return res.rowcount == 1
+
+    async def queue_depth(self) -> dict[str, int]:
+        """Entities per inbox state: ``{"pending": 3, "done": 120, "dead": 1}``."""
+        c = t.inbox.c
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(c.state, sa.func.count()).group_by(c.state))).all()
+        return {state: n for state, n in rows}
+
+    async def oldest_pending(self) -> datetime | None:
+        c = t.inbox.c
+        async with self.engine.connect() as conn:
+            return (
+                await conn.execute(sa.select(sa.func.min(c.received_at)).where(c.state == "pending"))
+            ).scalar()
+
+    async def prune_deliveries(self, older_than: timedelta) -> int:
+        async with self._tx() as conn:
+            res = await conn.execute(
+                sa.delete(t.deliveries).where(t.deliveries.c.received_at < utcnow() - older_than)
+            )
+        return res.rowcount
+
+    # -- cursors and marks -----------------------------------------------------------------
+
+    async def get_cursor(self, name: str) -> str | None:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(sa.select(t.cursors.c.value).where(t.cursors.c.name == name))).scalar()
+
+    async def set_cursor(self, name: str, value: str) -> None:
+        async with self._tx() as conn:
+            await self._set_cursor(conn, name, value, utcnow())
+
+    async def cursors(self) -> dict[str, tuple[str, datetime]]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(t.cursors))).mappings().all()
+        return {r["name"]: (r["value"], r["updated_at"]) for r in rows}
+
+    async def _set_cursor(self, conn: AsyncConnection, name: str, value: str, now: datetime) -> None:
+        ins = self._insert(t.cursors).values(name=name, value=value, updated_at=now)
+        await conn.execute(
+            ins.on_conflict_do_update(index_elements=["name"], set_={"value": value, "updated_at": now})
+        )
+
+    async def get_marks(self, scope: str) -> dict[str, str]:
+        """Source marks recorded under ``scope``: entity -> mark."""
+        c = t.source_marks.c
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(c.entity, c.mark).where(c.scope == scope))).all()
+        return {e: m for e, m in rows}
+
+    async def get_marks_for(self, entities: Sequence[str]) -> dict[str, str]:
+        c = t.source_marks.c
+        out: dict[str, str] = {}
+        async with self.engine.connect() as conn:
+            for i in range(0, len(entities), 500):
+                chunk = list(entities[i : i + 500])
+                rows = (await conn.execute(sa.select(c.entity, c.mark).where(c.entity.in_(chunk)))).all()
+                out.update({e: m for e, m in rows})
+        return out
+
+    async def _set_marks(
+        self, conn: AsyncConnection, marks: dict[str, tuple[str, str]], now: datetime
+    ) -> None:
+        for entity, (scope, mark) in marks.items():
+            ins = self._insert(t.source_marks).values(entity=entity, scope=scope, mark=mark, updated_at=now)
+            await conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=["entity"], set_={"mark": mark, "scope": scope, "updated_at": now}
+                )
+            )
+
+    # -- links -----------------------------------------------------------------------------
+
+    async def get_link(self, mapping: str, key: str) -> Link | None:
+        c = t.links.c
+        async with self.engine.connect() as conn:
+            r = (
+                (await conn.execute(sa.select(t.links).where(c.mapping == mapping, c.key == key)))
+                .mappings()
+                .first()
+            )
+        return _link(r) if r else None
+
+    async def links_for_source(self, source: str) -> list[Link]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(t.links).where(t.links.c.source == source))).mappings().all()
+        return [_link(r) for r in rows]
+
+    async def children_of(self, parent_id: int) -> list[Link]:
+        c = t.links.c
+        async with self.engine.connect() as conn:
+            rows = (
+                (await conn.execute(sa.select(t.links).where(c.parent_id == parent_id).order_by(c.id)))
+                .mappings()
+                .all()
+            )
+        return [_link(r) for r in rows]
+
+    async def link_by_target(self, system: str, target_id: str) -> Link | None:
+        c = t.links.c
+        q = sa.select(t.links).where(c.target_system == system, c.target_id == target_id)
+        async with self.engine.connect() as conn:
+            r = (await conn.execute(q)).mappings().first()
+        return _link(r) if r else None
+
+    async def list_links(self, *, limit: int = 200, top_level: bool = True) -> list[Link]:
+        c = t.links.c
+        q = sa.select(t.links).order_by(c.updated_at.desc()).limit(limit)
+        if top_level:
+            q = q.where(c.parent_id.is_(None))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(q)).mappings().all()
+        return [_link(r) for r in rows]
+
+    async def count_links(self, *, top_level: bool | None = None) -> int:
+        c = t.links.c
+        q = sa.select(sa.func.count()).select_from(t.links)
+        if top_level is not None:
+            q = q.where(c.parent_id.is_(None) if top_level else c.parent_id.is_not(None))
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(q)).scalar() or 0)
+
+    async def record(self, *, link: Link | None = None, audit: Sequence[AuditEntry] = ()) -> Link | None:
+        """Store a link (insert or update, by mapping + key) together with its audit rows."""
+        async with self._tx() as conn:
+            saved = await self._save_link(conn, link) if link is not None else None
+            await self._audit(conn, audit)
+        return saved
+
+    async def audit(self, entries: Sequence[AuditEntry]) -> None:
+        async with self._tx() as conn:
+            await self._audit(conn, entries)
+
+    async def _save_link(self, conn: AsyncConnection, link: Link) -> Link:
+        now = utcnow()
+        values = {
+            "mapping": link.mapping,
+            "key": link.key,
+            "source": str(link.source),
+            "correlation_id": link.correlation_id,
+            "parent_id": link.parent_id,
+            "target_system": link.target.system,
+            "target_kind": link.target.kind,
+            "target_id": link.target.id,
+            "target_number": link.target.number,
+            "target_url": link.target.url,
+            "pushed": link.pushed.fields,
+            "pushed_hash": link.pushed.hash,
+            "seen": link.seen.fields if link.seen else None,
+            "seen_hash": link.seen.hash if link.seen else None,
+            "state": link.state,
+            "extra": link.extra,
+            "updated_at": now,
+        }
+        ins = self._insert(t.links).values(created_at=now, **values)
+        stmt = ins.on_conflict_do_update(index_elements=["mapping", "key"], set_=values).returning(
+            t.links.c.id, t.links.c.created_at
+        )
+        row = (await conn.execute(stmt)).first()
+        assert row is not None
+        link.id, link.created_at, link.updated_at = row[0], row[1], now
+        return link
+
+    async def _audit(self, conn: AsyncConnection, entries: Sequence[AuditEntry]) -> None:
+        if not entries:
+            return
+        await conn.execute(
+            sa.insert(t.audit),
+            [
+                {
+                    "at": e.at,
+                    "action": e.action,
+                    "entity": e.entity,
+                    "mapping": e.mapping,
+                    "target_system": e.target_system,
+                    "target_kind": e.target_kind,
+                    "target_id": e.target_id,
+                    "target_number": e.target_number,
+                    "fields": e.fields,
+                    "outcome": e.outcome,
+                    "detail": e.detail,
+                    "duration_ms": e.duration_ms,
+                }
+                for e in entries
+            ],
+        )
+
+    async def recent_audit(self, *, limit: int = 100, entity: str | None = None) -> list[AuditEntry]:
+        c = t.audit.c
+        q = sa.select(t.audit).order_by(c.id.desc()).limit(limit)
+        if entity:
+            q = q.where(c.entity == entity)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(q)).mappings().all()
+        return [
+            AuditEntry(
+                id=r["id"],
+                at=r["at"],
+                action=r["action"],
+                entity=r["entity"],
+                mapping=r["mapping"],
+                target_system=r["target_system"],
+                target_kind=r["target_kind"],
+                target_id=r["target_id"],
+                target_number=r["target_number"],
+                fields=r["fields"],
+                outcome=r["outcome"],
+                detail=r["detail"],
+                duration_ms=r["duration_ms"],
+            )
+            for r in rows
+        ]
+
+    async def count_audit(self, *, since_id: int = 0, actions: Iterable[str] | None = None) -> int:
+        c = t.audit.c
+        q = sa.select(sa.func.count()).select_from(t.audit).where(c.id > since_id)
+        if actions is not None:
+            q = q.where(c.action.in_(list(actions)))
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(q)).scalar() or 0)
+
+    async def last_audit_id(self) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(sa.select(sa.func.max(t.audit.c.id)))).scalar() or 0)
+
+
+def _inbox_row(r: Any) -> InboxRow:
+    return InboxRow(
+        id=r["id"],
+        entity=r["entity"],
+        state=r["state"],
+        attempts=r["attempts"],
+        events=r["events"],
+        source=r["source"],
+        received_at=r["received_at"],
+        updated_at=r["updated_at"],
+        next_attempt_at=r["next_attempt_at"],
+        claimed_by=r["claimed_by"],
+        last_error=r["last_error"],
+    )
+
+
+def _link(r: Any) -> Link:
+    return Link(
+        id=r["id"],
+        mapping=r["mapping"],
+        key=r["key"],
+        source=EntityRef.parse(r["source"]),
+        target=TargetRef(
+            r["target_system"], r["target_kind"], r["target_id"], r["target_number"], r["target_url"]
+        ),
+        correlation_id=r["correlation_id"],
+        pushed=Snapshot(r["pushed"] or {}, r["pushed_hash"]),
+        seen=Snapshot(r["seen"], r["seen_hash"]) if r["seen"] is not None else None,
+        parent_id=r["parent_id"],
+        state=r["state"],
+        extra=r["extra"] or {},
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )
+
+
+def _sqlite_setup(engine: AsyncEngine) -> None:
+    @sa_event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @sa_event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Take the write lock up front: a read that later upgrades to a write can deadlock in SQLite.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "database or disk is full" in text or "no space left" in text
