@@ -126,7 +126,7 @@ source_marks = sa.Table(
     metadata,
     sa.Column("entity", sa.String(300), primary_key=True),
     sa.Column("scope", sa.String(200), nullable=False),  # e.g. jira:project:PAY:versions
-    sa.Column("mark", sa.String(200), nullable=False),
+    sa.Column("mark", sa.Text, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Index(None, "scope"),
 )

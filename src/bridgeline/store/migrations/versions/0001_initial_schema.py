@@ -124,7 +124,7 @@ def upgrade() -> None:
         "source_marks",
         sa.Column("entity", sa.String(length=300), nullable=False),
         sa.Column("scope", sa.String(length=200), nullable=False),
-        sa.Column("mark", sa.String(length=200), nullable=False),
+        sa.Column("mark", sa.Text(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("entity", name=op.f("pk_source_marks")),
     )

@@ -1,0 +1,318 @@
+"""The one HTTP client every connector uses: pooling, timeouts, retries, rate limits, metrics.
+
+::
+
+    client = HttpClient("jira", "https://example.atlassian.net", auth=httpx.BasicAuth(email, token))
+    resp = await client.request("GET", "/rest/api/3/serverInfo", endpoint="/rest/api/3/serverInfo")
+
+Retries (tenacity, jittered exponential backoff) cover connection failures, timeouts, 5xx and
+429; ``Retry-After`` is honoured, and ``X-RateLimit-NearLimit`` slows the client down before the
+server starts refusing. Other 4xx are never retried. A request that is not idempotent (a create)
+is retried only when the server provably did not act on it (429, 503, connection refused);
+otherwise the error surfaces with ``maybe_applied=True`` so the caller can look before retrying.
+
+Errors (see :mod:`bridgeline.errors`): :class:`RateLimited` / :class:`RetryableError` after the
+retries are spent, :class:`AuthenticationFailed` (401/403), :class:`NotFound` (404),
+:class:`RemoteRejected` (other 4xx), each with the remote system's own message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_after_delay
+from tenacity.wait import wait_random_exponential
+
+from bridgeline import metrics
+from bridgeline.errors import (
+    AuthenticationFailed,
+    NotFound,
+    RateLimited,
+    RemoteRejected,
+    RetryableError,
+)
+from bridgeline.log import get_logger
+
+log = get_logger("bridgeline.http")
+
+# response -> (message, details): each system states its errors its own way
+ErrorParser = Callable[[httpx.Response], tuple[str, Any]]
+
+
+class TransientHTTPError(RetryableError):
+    """A failed call that may succeed if repeated. ``maybe_applied``: the server may have acted on it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        maybe_applied: bool = False,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.maybe_applied = maybe_applied
+        self.status = status
+
+
+class RateLimitedHTTP(RateLimited):
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.maybe_applied = False
+        self.status = 429
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard one call tries before its error reaches the engine."""
+
+    attempts: int = 5
+    initial: float = 0.5
+    maximum: float = 30.0
+    total: float = 120.0  # give up on one call after this many seconds of retrying
+    max_retry_after: float = 60.0  # a longer Retry-After goes to the engine's backoff instead
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: a number or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def default_error_parser(response: httpx.Response) -> tuple[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return (text[:500] or response.reason_phrase), None
+    return str(body)[:500], body
+
+
+_ID_SEGMENT = re.compile(r"^(\d+|[0-9a-f]{32}|[A-Z][A-Z0-9]+-\d+|[A-Z]{2,}\d{5,})$")
+
+
+def endpoint_template(path: str) -> str:
+    """``/rest/api/3/issue/PAY-12/comment`` -> ``/rest/api/3/issue/{id}/comment`` (bounded labels)."""
+    return "/".join("{id}" if _ID_SEGMENT.match(seg) else seg for seg in path.split("?")[0].split("/"))
+
+
+class _Pacer:
+    """Spaces calls out: a requests-per-second ceiling, plus pauses asked for by the server."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self._next = 0.0
+        self._pause_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def pause(self, seconds: float) -> None:
+        self._pause_until = max(self._pause_until, time.monotonic() + seconds)
+
+    async def wait(self) -> None:
+        if not self.interval and self._pause_until <= time.monotonic():
+            return
+        async with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next, self._pause_until)
+            self._next = start + self.interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+class HttpClient:
+    """A pooled, retrying, rate-limited async HTTP client for one remote system."""
+
+    def __init__(
+        self,
+        system: str,
+        base_url: str,
+        *,
+        auth: httpx.Auth | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 30.0,
+        max_concurrency: int = 8,
+        requests_per_second: float = 0.0,
+        retry: RetryPolicy | None = None,
+        verify: bool | str = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+        error_parser: ErrorParser = default_error_parser,
+        near_limit_pause: float = 1.0,
+    ) -> None:
+        self.system = system
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self.error_parser = error_parser
+        self.near_limit_pause = near_limit_pause
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._pacer = _Pacer(requests_per_second)
+        limits = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            auth=auth,
+            headers={"Accept": "application/json", "User-Agent": "bridgeline", **(headers or {})},
+            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+            limits=limits,
+            verify=verify,
+            transport=transport,
+            follow_redirects=False,
+        )
+        self.calls = 0  # every attempt sent, for tests and benchmarks
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        data: Any = None,
+        content: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        endpoint: str | None = None,
+        idempotent: bool | None = None,
+        ok: Iterable[int] = (),
+    ) -> httpx.Response:
+        """Send a request with retries; return the response (2xx, or a status listed in ``ok``)."""
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
+        label = endpoint or endpoint_template(path)
+        allowed = set(ok)
+
+        def retryable(exc: BaseException) -> bool:
+            if isinstance(exc, RateLimited):
+                return (exc.retry_after or 0) <= self.retry.max_retry_after
+            if isinstance(exc, TransientHTTPError):
+                return idempotent or not exc.maybe_applied
+            return False
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.retry.attempts) | stop_after_delay(self.retry.total),
+            wait=self._wait,
+            retry=retry_if_exception(retryable),
+            reraise=True,
+            before_sleep=lambda rs: self._on_retry(method, label, rs),
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._send(
+                    method,
+                    path,
+                    label,
+                    allowed,
+                    params=params,
+                    json=json,
+                    data=data,
+                    content=content,
+                    headers=headers,
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, rs: RetryCallState) -> float:
+        exc = rs.outcome.exception() if rs.outcome else None
+        backoff = wait_random_exponential(multiplier=self.retry.initial, max=self.retry.maximum)(rs)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return min(retry_after, self.retry.max_retry_after) + min(backoff, 0.25)
+        return backoff
+
+    def _on_retry(self, method: str, label: str, rs: RetryCallState) -> None:
+        exc = rs.outcome.exception() if rs.outcome else None
+        reason = "rate_limited" if isinstance(exc, RateLimited) else type(exc).__name__
+        metrics.API_RETRIES.labels(self.system, reason).inc()
+        log.warning(
+            "retrying call",
+            system=self.system,
+            method=method,
+            endpoint=label,
+            attempt=rs.attempt_number,
+            error=str(exc),
+        )
+
+    async def _send(
+        self, method: str, path: str, label: str, allowed: set[int], **kwargs: Any
+    ) -> httpx.Response:
+        await self._pacer.wait()
+        started = time.perf_counter()
+        status = "error"
+        async with self._semaphore:
+            self.calls += 1
+            try:
+                response = await self._client.request(method, path, **kwargs)
+                status = str(response.status_code)
+            except httpx.ConnectError as exc:
+                status = "connect_error"
+                raise TransientHTTPError(f"{self.system} unreachable ({method} {label}): {exc}") from exc
+            except httpx.TimeoutException as exc:
+                status = "timeout"
+                raise TransientHTTPError(
+                    f"{self.system} did not answer in time ({method} {label})", maybe_applied=True
+                ) from exc
+            except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                status = "network_error"
+                raise TransientHTTPError(
+                    f"{self.system} connection broke ({method} {label}): {exc}", maybe_applied=True
+                ) from exc
+            finally:
+                metrics.API_CALLS.labels(self.system, method, label, status).inc()
+                metrics.API_LATENCY.labels(self.system, label).observe(time.perf_counter() - started)
+        if response.headers.get("x-ratelimit-nearlimit", "").lower() == "true":
+            self._pacer.pause(self.near_limit_pause)
+        code = response.status_code
+        if 200 <= code < 300 or code in allowed:
+            return response
+        await response.aread()
+        message, details = self.error_parser(response)
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        where = f"{method} {label}"
+        if code == 429 or (code == 503 and retry_after is not None):
+            metrics.API_RATE_LIMITED.labels(self.system).inc()
+            raise RateLimitedHTTP(
+                f"{self.system} asked to slow down ({code}, {where}): {message}",
+                retry_after=retry_after if retry_after is not None else 1.0,
+            )
+        if code >= 500 or code in (408, 425):
+            raise TransientHTTPError(
+                f"{self.system} failed with {code} ({where}): {message}",
+                retry_after=retry_after,
+                maybe_applied=code not in (502, 503),
+                status=code,
+            )
+        if code in (401, 403):
+            raise AuthenticationFailed(self.system, code, message, method=method, url=label, details=details)
+        if code == 404:
+            raise NotFound(f"{self.system}: not found ({where}): {message}")
+        raise RemoteRejected(self.system, code, message, method=method, url=label, details=details)
+
+    async def get_json(self, path: str, *, params: Any = None, endpoint: str | None = None) -> Any:
+        response = await self.request("GET", path, params=params, endpoint=endpoint)
+        return response.json()

@@ -1,0 +1,146 @@
+"""ServiceNow REST: the Table API (``/api/now/table``), in ServiceNow's own terms.
+
+All values travel as strings; reference fields are read with ``sysparm_exclude_reference_link``
+so they come back as plain sys_ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+
+from bridgeline.connectors.http import HttpClient, RetryPolicy
+
+
+def servicenow_error_parser(response: httpx.Response) -> tuple[str, Any]:
+    """ServiceNow errors: ``{"error": {"message": ..., "detail": ...}, "status": "failure"}``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return (response.text.strip()[:500] or response.reason_phrase), None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        err = body["error"]
+        message = str(err.get("message") or "")
+        if err.get("detail"):
+            message = f"{message} ({err['detail']})" if message else str(err["detail"])
+        return message or str(body)[:500], body
+    return str(body)[:500], body
+
+
+class ServiceNowClient:
+    """Table API calls; no mapping or store knowledge."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self.http = http
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Any,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> ServiceNowClient:
+        auth = httpx.BasicAuth(settings.username, settings.password.get_secret_value())
+        http = HttpClient(
+            "servicenow",
+            settings.url,
+            auth=auth,
+            timeout=settings.timeout,
+            max_concurrency=settings.max_concurrency,
+            requests_per_second=settings.requests_per_second,
+            verify=settings.verify,
+            transport=transport,
+            retry=retry,
+            error_parser=servicenow_error_parser,
+        )
+        return cls(http)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    @staticmethod
+    def _path(table: str, sys_id: str | None = None) -> tuple[str, str]:
+        if sys_id is None:
+            return f"/api/now/table/{table}", f"/api/now/table/{table}"
+        return f"/api/now/table/{table}/{sys_id}", f"/api/now/table/{table}/{{sys_id}}"
+
+    async def query(
+        self,
+        table: str,
+        query: str,
+        *,
+        fields: Sequence[str] | None = None,
+        limit: int | None = None,
+        page_size: int = 500,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Records matching an encoded query, paged by ``sysparm_offset``."""
+        path, endpoint = self._path(table)
+        offset = 0
+        remaining = limit
+        while True:
+            size = page_size if remaining is None else min(page_size, remaining)
+            params: dict[str, Any] = {
+                "sysparm_query": query,
+                "sysparm_limit": size,
+                "sysparm_offset": offset,
+                "sysparm_exclude_reference_link": "true",
+            }
+            if fields:
+                params["sysparm_fields"] = ",".join(fields)
+            body = await self.http.get_json(path, params=params, endpoint=endpoint)
+            rows = body.get("result", [])
+            for row in rows:
+                yield row
+            offset += len(rows)
+            if remaining is not None:
+                remaining -= len(rows)
+                if remaining <= 0:
+                    return
+            if len(rows) < size:
+                return
+
+    async def first(
+        self, table: str, query: str, *, fields: Sequence[str] | None = None
+    ) -> dict[str, Any] | None:
+        async for row in self.query(table, query, fields=fields, limit=1):
+            return row
+        return None
+
+    async def get(self, table: str, sys_id: str, *, fields: Sequence[str] | None = None) -> dict[str, Any]:
+        path, endpoint = self._path(table, sys_id)
+        params: dict[str, Any] = {"sysparm_exclude_reference_link": "true"}
+        if fields:
+            params["sysparm_fields"] = ",".join(fields)
+        body = await self.http.get_json(path, params=params, endpoint=endpoint)
+        result: dict[str, Any] = body["result"]
+        return result
+
+    async def insert(self, table: str, values: dict[str, Any]) -> dict[str, Any]:
+        """POST a new record (201). Not retried when the outcome is unknown: the caller looks first."""
+        path, endpoint = self._path(table)
+        resp = await self.http.request(
+            "POST",
+            path,
+            json=values,
+            params={"sysparm_exclude_reference_link": "true"},
+            endpoint=endpoint,
+            idempotent=False,
+        )
+        result: dict[str, Any] = resp.json()["result"]
+        return result
+
+    async def patch(self, table: str, sys_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        path, endpoint = self._path(table, sys_id)
+        resp = await self.http.request(
+            "PATCH",
+            path,
+            json=values,
+            params={"sysparm_exclude_reference_link": "true"},
+            endpoint=endpoint,
+            idempotent=True,
+        )
+        result: dict[str, Any] = resp.json()["result"]
+        return result

@@ -1,0 +1,209 @@
+"""The engine: for one entity, read its current state, map it, reconcile every target it maps to.
+
+The state is always read from the source system (authoritative), so replayed, duplicated or
+out-of-order events can never move a record backwards.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bridgeline import metrics
+from bridgeline.connectors.jira import JiraClient
+from bridgeline.connectors.jira.client import BASE_ISSUE_FIELDS
+from bridgeline.connectors.target import TargetConnector
+from bridgeline.errors import NotFound, PermanentError, RenderError, RetryableError
+from bridgeline.log import get_logger
+from bridgeline.mapping import Mapping, Rendered, version_context
+from bridgeline.model import AuditEntry, EntityRef, utcnow
+from bridgeline.store import Store
+from bridgeline.sync.mappings import LiveMappings
+from bridgeline.sync.reconcile import DesiredRecord, Outcome, Reconciler, RetirePolicy
+
+log = get_logger("bridgeline.engine")
+
+
+@dataclass
+class MappingResult:
+    mapping: str
+    outcome: Outcome | None = None
+    children: list[Outcome] = field(default_factory=list)
+    skipped: str | None = None
+
+
+@dataclass
+class EntityReport:
+    """What processing one entity did."""
+
+    ref: EntityRef
+    results: list[MappingResult] = field(default_factory=list)
+    note: str | None = None
+
+    @property
+    def writes(self) -> int:
+        n = 0
+        for r in self.results:
+            for o in ([r.outcome] if r.outcome else []) + r.children:
+                n += o.action != "noop"
+        return n
+
+
+class _ProjectCache:
+    """Projects change rarely; reading one per release per pass would double the calls."""
+
+    def __init__(self, jira: JiraClient, ttl: float = 300.0) -> None:
+        self.jira = jira
+        self.ttl = ttl
+        self._items: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    async def get(self, key_or_id: str) -> dict[str, Any]:
+        hit = self._items.get(key_or_id)
+        if hit and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        project = await self.jira.project(key_or_id)
+        now = time.monotonic()
+        self._items[str(project.get("id"))] = (now, project)
+        self._items[str(project.get("key"))] = (now, project)
+        return project
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        store: Store,
+        mappings: LiveMappings,
+        *,
+        jira: JiraClient | None,
+        targets: dict[str, TargetConnector],
+        projects: list[str] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.mappings = mappings
+        self.jira = jira
+        self.targets = targets
+        self.projects = set(projects or [])
+        self.clock = clock
+        self.reconciler = Reconciler(store)
+        self._projects = _ProjectCache(jira) if jira else None
+
+    async def process(self, ref: EntityRef) -> EntityReport:
+        if ref.system == "jira" and ref.kind == "version":
+            return await self._jira_version(ref)
+        return EntityReport(ref, note=f"nothing maps {ref.system} {ref.kind} entities")
+
+    # -- Jira releases ---------------------------------------------------------------------
+
+    def _issue_fields(self) -> list[str] | None:
+        wanted = self.mappings.current.jira_fields(entity="issue")
+        if wanted is None:
+            return None
+        return sorted(set(BASE_ISSUE_FIELDS) | set(wanted))
+
+    async def _jira_version(self, ref: EntityRef) -> EntityReport:
+        assert self.jira is not None and self._projects is not None
+        report = EntityReport(ref)
+        mappings = self.mappings.current.for_source(system="jira", entity="version")
+        if not mappings:
+            report.note = "no mapping reads Jira versions"
+            return report
+        try:
+            version = await self.jira.version(ref.id)
+        except NotFound:
+            await self.store.audit(
+                [
+                    AuditEntry(
+                        action="source_deleted",
+                        entity=str(ref),
+                        detail="the Jira version no longer exists; its records are left as they are",
+                    )
+                ]
+            )
+            report.note = "deleted in Jira"
+            return report
+        project = await self._projects.get(str(version.get("projectId")))
+        if self.projects and project.get("key") not in self.projects:
+            report.note = f"project {project.get('key')} is not configured"
+            return report
+        fields = self._issue_fields()
+        issues = await self.jira.search_all(f"fixVersion = {ref.id} ORDER BY key ASC", fields=fields)
+        ctx = version_context(version, project, issues, self.clock())
+        failures: list[str] = []
+        for mapping in mappings:
+            try:
+                report.results.append(await self._apply(mapping, ref, ctx))
+            except RenderError as exc:
+                if mapping.on_error == "skip":
+                    await self.store.audit(
+                        [
+                            AuditEntry(
+                                action="skip",
+                                entity=str(ref),
+                                mapping=mapping.name,
+                                outcome="skipped",
+                                detail=str(exc),
+                            )
+                        ]
+                    )
+                    report.results.append(MappingResult(mapping.name, skipped=str(exc)))
+                elif mapping.on_error == "fail":
+                    raise RetryableError(str(exc)) from exc
+                else:
+                    failures.append(str(exc))
+        if failures:
+            raise PermanentError("; ".join(failures))
+        return report
+
+    async def _apply(self, mapping: Mapping, ref: EntityRef, ctx: dict[str, Any]) -> MappingResult:
+        if not mapping.applies(ctx):
+            return MappingResult(mapping.name, skipped="conditions not met")
+        started = time.perf_counter()
+        rendered: Rendered = mapping.render(ctx)
+        metrics.RENDER_SECONDS.labels(mapping.name).observe(time.perf_counter() - started)
+        target = self._target(rendered.target.system)
+        key = str(ref)
+        desired = DesiredRecord(
+            mapping=mapping.name,
+            key=key,
+            source=ref,
+            correlation_id=rendered.identity,
+            kind=rendered.target.record,
+            fields=rendered.fields,
+            options=_options(rendered.target),
+        )
+        outcome = await self.reconciler.record(target, desired)
+        result = MappingResult(mapping.name, outcome)
+        if rendered.children or mapping.children:
+            # with no children rendered (all issues left the release), existing ones still retire
+            wanted = [
+                DesiredRecord(
+                    mapping=mapping.name,
+                    key=f"{key}/{child.group}/{child.source_key}",
+                    source=EntityRef.parse(child.source_key),
+                    correlation_id=child.identity,
+                    kind=child.target.record,
+                    fields=child.fields,
+                    options=_options(child.target),
+                    on_remove=RetirePolicy(child.on_remove.action, dict(child.on_remove.fields)),
+                )
+                for child in rendered.children
+            ]
+            result.children = await self.reconciler.children(target, outcome.link, wanted)
+        return result
+
+    def _target(self, system: str) -> TargetConnector:
+        try:
+            return self.targets[system]
+        except KeyError:
+            raise PermanentError(
+                f"a mapping targets {system}, but no {system} connection is configured "
+                f"(add a '{system}:' section to the configuration)"
+            ) from None
+
+
+def _options(spec: Any) -> dict[str, Any]:
+    return {k: getattr(spec, k) for k in ("api", "type", "template") if getattr(spec, k, None) is not None}

@@ -1,0 +1,268 @@
+"""Reconcile: make one desired record (and its children) exist in a target, writing as little as possible.
+
+For each record the rule is the same:
+
+- **No link yet**: search the target by correlation id (a crash between "created" and "recorded"
+  must not create a second record); adopt what is found, else create.
+- **Link present**: diff the desired fields against the snapshot last pushed; send only the
+  changed fields; nothing changed, no call at all.
+
+Each write is recorded (link, snapshot, audit row) in one transaction right after it succeeds, so
+a crash loses at most the knowledge of one write, which the correlation-id search recovers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from bridgeline import metrics
+from bridgeline.connectors.target import TargetConnector
+from bridgeline.log import get_logger
+from bridgeline.model import AuditEntry, EntityRef, Link, Snapshot, TargetRef
+from bridgeline.store import Store
+
+log = get_logger("bridgeline.sync")
+T = TypeVar("T")
+
+
+@dataclass
+class DesiredRecord:
+    """What one mapping wants one target record to look like."""
+
+    mapping: str
+    key: str  # link key, unique within the mapping
+    source: EntityRef
+    correlation_id: str
+    kind: str
+    fields: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)
+    on_remove: RetirePolicy | None = None  # for children: what to do once the source leaves
+
+
+@dataclass
+class RetirePolicy:
+    """What happens to a child record whose source left (an issue removed from the release)."""
+
+    action: str  # cancel | close | keep
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "fields": self.fields}
+
+
+@dataclass
+class Outcome:
+    """What reconciling did, for the caller's report."""
+
+    link: Link
+    action: str  # create | adopt | update | noop | retire
+    changed: dict[str, Any] = field(default_factory=dict)
+
+
+class Reconciler:
+    def __init__(self, store: Store, *, child_concurrency: int = 8) -> None:
+        self.store = store
+        self.child_concurrency = child_concurrency
+
+    async def record(
+        self, target: TargetConnector, desired: DesiredRecord, *, parent: Link | None = None
+    ) -> Outcome:
+        link = await self.store.get_link(desired.mapping, desired.key)
+        if link is None:
+            return await self._first_write(target, desired, parent)
+        changed = link.pushed.diff(desired.fields)
+        reactivated = link.state != "active"
+        if not changed and not reactivated:
+            return Outcome(link, "noop")
+        started = time.perf_counter()
+        result = await target.update(link.target, changed, options=desired.options) if changed else None
+        link.pushed = Snapshot.of({**link.pushed.fields, **desired.fields})
+        link.state = "active"
+        if desired.on_remove is not None:
+            link.extra = {**link.extra, "on_remove": desired.on_remove.as_dict()}
+        if result is not None:
+            link.target = _merge_ref(link.target, result.target)
+        await self.store.record(
+            link=link,
+            audit=[self._audit("update", desired, link.target, changed, started)] if changed else [],
+        )
+        if changed:
+            metrics.WRITES.labels(target.system, "update").inc()
+            log.info(
+                "updated",
+                entity=str(desired.source),
+                mapping=desired.mapping,
+                target=link.target.number,
+                fields=sorted(changed),
+                ms=_ms(started),
+            )
+        return Outcome(link, "update", changed)
+
+    async def _first_write(
+        self, target: TargetConnector, desired: DesiredRecord, parent: Link | None
+    ) -> Outcome:
+        started = time.perf_counter()
+        found = await target.find(desired.kind, desired.correlation_id, options=desired.options)
+        if found is not None:
+            # Made earlier by us (the link was lost) or by a previous crash: bring it up to date.
+            current = found.record
+            changed = {k: v for k, v in desired.fields.items() if _differs(current.get(k), v)}
+            ref = found.target
+            if changed:
+                ref = _merge_ref(ref, (await target.update(ref, changed, options=desired.options)).target)
+            action = "adopt"
+        else:
+            result = await target.create(
+                desired.kind,
+                desired.fields,
+                correlation_id=desired.correlation_id,
+                parent=parent.target if parent else None,
+                options=desired.options,
+            )
+            ref, changed, action = result.target, dict(desired.fields), result.action
+        link = Link(
+            mapping=desired.mapping,
+            key=desired.key,
+            source=desired.source,
+            target=ref,
+            correlation_id=desired.correlation_id,
+            pushed=Snapshot.of(desired.fields),
+            parent_id=parent.id if parent else None,
+            extra={"on_remove": desired.on_remove.as_dict()} if desired.on_remove else {},
+        )
+        await self.store.record(link=link, audit=[self._audit(action, desired, ref, changed, started)])
+        metrics.WRITES.labels(target.system, action).inc()
+        log.info(
+            action + "d" if action.endswith("e") else action + "ed",
+            entity=str(desired.source),
+            mapping=desired.mapping,
+            target=ref.number or ref.id,
+            ms=_ms(started),
+        )
+        return Outcome(link, action, changed)
+
+    async def children(
+        self,
+        target: TargetConnector,
+        parent: Link,
+        wanted: list[DesiredRecord],
+    ) -> list[Outcome]:
+        """Reconcile a parent's children; retire the ones whose source is gone, as each one's
+        ``on_remove`` policy (remembered from its last render) says."""
+        outcomes = await _bounded(
+            [lambda d=d: self.record(target, d, parent=parent) for d in wanted], self.child_concurrency
+        )
+        wanted_keys = {d.key for d in wanted}
+        for link in await self.store.children_of(parent.id or 0):
+            if link.key in wanted_keys or link.state != "active":
+                continue
+            remembered = link.extra.get("on_remove") or {}
+            policy = RetirePolicy(remembered.get("action", "keep"), remembered.get("fields") or {})
+            outcomes.append(await self._retire(target, link, policy))
+        return outcomes
+
+    async def _retire(self, target: TargetConnector, link: Link, policy: RetirePolicy) -> Outcome:
+        started = time.perf_counter()
+        desired = DesiredRecord(
+            link.mapping, link.key, link.source, link.correlation_id, link.target.kind, {}
+        )
+        if policy.action == "keep":
+            link.state = "retired"
+            await self.store.record(
+                link=link,
+                audit=[
+                    self._audit(
+                        "retire",
+                        desired,
+                        link.target,
+                        {},
+                        started,
+                        detail="source left; kept as is (on_remove: keep)",
+                    )
+                ],
+            )
+            return Outcome(link, "retire")
+        result = await target.retire(link.target, policy.action, policy.fields)
+        link.state = "retired"
+        link.pushed = Snapshot.of({**link.pushed.fields, **result.fields})
+        await self.store.record(
+            link=link,
+            audit=[
+                self._audit(
+                    "retire",
+                    desired,
+                    link.target,
+                    result.fields,
+                    started,
+                    detail=f"source left; {policy.action}",
+                )
+            ],
+        )
+        metrics.WRITES.labels(target.system, "retire").inc()
+        log.info(
+            "retired",
+            entity=str(link.source),
+            mapping=link.mapping,
+            target=link.target.number,
+            how=policy.action,
+        )
+        return Outcome(link, "retire", result.fields)
+
+    @staticmethod
+    def _audit(
+        action: str,
+        desired: DesiredRecord,
+        ref: TargetRef,
+        fields: dict[str, Any],
+        started: float,
+        *,
+        detail: str | None = None,
+    ) -> AuditEntry:
+        return AuditEntry(
+            action=action,
+            entity=desired.key,
+            mapping=desired.mapping,
+            target_system=ref.system,
+            target_kind=ref.kind,
+            target_id=ref.id,
+            target_number=ref.number,
+            fields=fields or None,
+            detail=detail,
+            duration_ms=_ms(started),
+        )
+
+
+def _differs(current: Any, desired: Any) -> bool:
+    if current is None:
+        return desired not in (None, "")
+    return str(current) != ("" if desired is None else str(desired))
+
+
+def _merge_ref(old: TargetRef, new: TargetRef) -> TargetRef:
+    return TargetRef(old.system, old.kind, old.id, new.number or old.number, new.url or old.url)
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+async def _bounded(factories: list[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
+    """Run coroutine factories, at most ``limit`` at once; results in order.
+
+    Every write is let finish (and so recorded) before the first error is raised.
+    """
+    semaphore = asyncio.Semaphore(limit)
+
+    async def run(factory: Callable[[], Awaitable[T]]) -> T:
+        async with semaphore:
+            return await factory()
+
+    results = await asyncio.gather(*(run(f) for f in factories), return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return results  # type: ignore[return-value]
