@@ -285,3 +285,24 @@ def format_validation_error(where: str, exc: ValidationError) -> str:
             msg = "required setting is missing"
         lines.append(f"  {loc}: {msg}")
     return "\n".join(lines)
+
+
+def settings_from_values(data: dict[str, Any]) -> Settings:
+    """Settings from explicit values only, ignoring the environment (the demo, tests)."""
+
+    class _Explicit(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings,)
+
+    try:
+        return _Explicit(**data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error("settings", exc)) from None

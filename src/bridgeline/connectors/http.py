@@ -108,7 +108,7 @@ def default_error_parser(response: httpx.Response) -> tuple[str, Any]:
     return str(body)[:500], body
 
 
-_ID_SEGMENT = re.compile(r"^(\d+|[0-9a-f]{32}|[A-Z][A-Z0-9]+-\d+|[A-Z]{2,}\d{5,})$")
+_ID_SEGMENT = re.compile(r"^(\d{3,}|[0-9a-f]{32}|[A-Z][A-Z0-9]+-\d+|[A-Z]{2,}\d{5,})$")
 
 
 def endpoint_template(path: str) -> str:
