@@ -1,0 +1,386 @@
+"""From a validated mapping document to a compiled :class:`Mapping`, collecting every problem on the way.
+
+Each template is compiled with the names its place in the mapping may read (``issue`` only inside
+children and issue-scoped reverse actions, ``target``/``link`` only in reverse rules), so a name
+used in the wrong place is refused here, with its file, line and path.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bridgeline.mapping import _dates
+from bridgeline.mapping._actions import CompiledAction
+from bridgeline.mapping._context import ISSUE_KEYS, LINK_KEYS, PROJECT_KEYS, TARGET_KEYS, VERSION_KEYS
+from bridgeline.mapping._fields import CompiledField
+from bridgeline.mapping._language import (
+    VERSION_SCOPED,
+    Child,
+    FieldSpec,
+    MappingDocument,
+    ReleaseParams,
+    RemedyTarget,
+    RemoteLinkParams,
+    RemovePolicySpec,
+    ReverseRule,
+    ServiceNowTarget,
+)
+from bridgeline.mapping._mapping import CompiledChild, CompiledRule, Mapping, Variant
+from bridgeline.mapping._problems import Path, Problem, did_you_mean, dotted
+from bridgeline.mapping._results import SourceSpec, TargetSpec
+from bridgeline.mapping._templates import CompileError, Compiler, Expr, Names, Text, is_template
+from bridgeline.mapping._yaml import SourceMap
+
+_KEYS = {
+    "version": VERSION_KEYS,
+    "project": PROJECT_KEYS,
+    "target": TARGET_KEYS,
+    "link": LINK_KEYS,
+}
+_ISSUE_HINT = "`issue` exists inside children and in issue-scoped reverse actions"
+_REVERSE_HINT = "`target` and `link` exist only in reverse rules"
+_PRESERVING = re.compile(
+    r"^issues(\s*\|\s*(sort_by_priority|sort|selectattr|rejectattr|reverse|unique_values|list|select|reject)"
+    r"(\([^|]*\))?)*$"
+)
+
+
+def target_spec(target: ServiceNowTarget | RemedyTarget) -> TargetSpec:
+    if isinstance(target, RemedyTarget):
+        return TargetSpec("remedy", target.record)
+    kind = target.type or ("normal" if target.record == "change_request" else None)
+    return TargetSpec("servicenow", target.record, target.api, kind, target.template)
+
+
+class Compilation:
+    """Compiles one mapping (or one project variant of it); problems accumulate instead of raising."""
+
+    def __init__(self, compiler: Compiler, where: SourceMap, entity: str) -> None:
+        self.compiler = compiler
+        self.where = where
+        self.entity = entity
+        self.problems: list[Problem] = []
+
+    # names available at each place ------------------------------------------------------------
+    def names(self, *, item: str | None = None, item_is_issue: bool = False, reverse: bool = False) -> Names:
+        if self.entity == "version":
+            allowed = {"version", "project", "issues", "now", "vars"}
+            hints = {"issue": _ISSUE_HINT, "target": _REVERSE_HINT, "link": _REVERSE_HINT}
+            where = "a version mapping"
+        else:
+            allowed = {"issue", "project", "now", "vars"}
+            hints = {
+                "version": "an issue mapping reads `issue`; releases are mapped by version mappings",
+                "issues": "an issue mapping reads `issue`; releases are mapped by version mappings",
+                "target": _REVERSE_HINT,
+                "link": _REVERSE_HINT,
+            }
+            where = "an issue mapping"
+        keys: dict[str, tuple[str, ...]] = {k: v for k, v in _KEYS.items() if k in allowed}
+        if self.entity == "issue":
+            keys["issue"] = ISSUE_KEYS
+        if reverse:
+            allowed |= {"target", "link"}
+            keys.update(target=TARGET_KEYS, link=LINK_KEYS)
+            where += " reverse rule"
+        if item:
+            allowed.add(item)
+            if item_is_issue:
+                keys[item] = ISSUE_KEYS
+            else:
+                keys.pop(item, None)
+            where += " child" if not reverse else ""
+        return Names(
+            frozenset(allowed), keys, where, {k: v for k, v in hints.items() if k not in allowed}, ISSUE_KEYS
+        )
+
+    # compiling ----------------------------------------------------------------------------------
+    def problem(self, path: Path, message: str, *, key: bool = False) -> None:
+        file, line, column = self.where.at(path, key=key)
+        self.problems.append(Problem(file, line, column, dotted(path), message))
+
+    def origin(self, path: Path) -> str:
+        file, line, _ = self.where.at(path)
+        return f"{file}:{line}"
+
+    def text(self, source: str, path: Path, names: Names) -> Text | None:
+        try:
+            return self.compiler.text(source, names)
+        except CompileError as exc:
+            self._template_problem(path, exc)
+            return None
+
+    def expr(self, source: str | bool, path: Path, names: Names) -> Expr | None:
+        try:
+            return self.compiler.expr(source, names)
+        except CompileError as exc:
+            self._template_problem(path, exc)
+            return None
+
+    def _template_problem(self, path: Path, exc: CompileError) -> None:
+        file, line, column = self.where.template_line(path, exc.line)
+        self.problems.append(Problem(file, line, column, dotted(path), exc.message))
+
+    def fields(
+        self, fields: dict[str, Any], path: Path, names: Names, vars: dict[str, Any]
+    ) -> list[CompiledField]:
+        out: list[CompiledField] = []
+        for name, spec in fields.items():
+            here = (*path, name)
+            origin = self.origin(here)
+            label = dotted(here)
+            if isinstance(spec, FieldSpec):
+                table, table_name = self._table(spec.map, (*here, "map"), vars)
+                if spec.tz is not None:
+                    try:
+                        _dates.zone(spec.tz)
+                    except ValueError as exc:
+                        self.problem((*here, "tz"), str(exc))
+                value, constant = self._value(spec.value, (*here, "value"), names)
+                out.append(
+                    CompiledField(
+                        name, label, origin, value, constant, table, table_name, spec.default, spec.required,
+                        spec.type, spec.tz, spec.max_length,
+                    )
+                )  # fmt: skip
+            else:
+                value, constant = self._value(spec, here, names)
+                out.append(CompiledField(name, label, origin, value, constant))
+        return out
+
+    def _value(self, value: Any, path: Path, names: Names) -> tuple[Text | None, Any]:
+        if isinstance(value, str) and is_template(value):
+            text = self.text(value, path, names)
+            return (text, None) if text is not None else (None, value)
+        return None, value.strip() if isinstance(value, str) else value
+
+    def _table(self, spec: Any, path: Path, vars: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+        if spec is None:
+            return None, None
+        if isinstance(spec, str):
+            table = vars.get(spec)
+            if not isinstance(table, dict):
+                known = [k for k, v in vars.items() if isinstance(v, dict)]
+                hint = did_you_mean(spec, known) or (f" (maps in vars: {', '.join(known)})" if known else "")
+                self.problem(path, f"no map named '{spec}' in vars{hint}")
+                return None, None
+            return {str(k): v for k, v in table.items()}, spec
+        return {str(k): v for k, v in spec.items()}, None
+
+    # the document ---------------------------------------------------------------------------------
+    def variant(self, doc: MappingDocument) -> Variant:
+        assert doc.target is not None
+        names = self.names()
+        target = target_spec(doc.target)
+        fields = self.fields(doc.fields, ("fields",), names, doc.vars)
+        children = [self.child(name, child, target, doc.vars) for name, child in doc.children.items()]
+        rules = self.rules(doc.reverse)
+        return Variant(target, doc.vars, fields, [c for c in children if c is not None], rules, doc.on_error)
+
+    def child(
+        self, name: str, child: Child, parent: TargetSpec, vars: dict[str, Any]
+    ) -> CompiledChild | None:
+        base: Path = ("children", name)
+        spec = target_spec(child.target)
+        if spec.system != parent.system:
+            self.problem(
+                (*base, "target"), f"children are written to {parent.system}, like their parent record"
+            )
+        elif spec.system == "remedy":
+            self.problem(
+                (*base, "target"), "Remedy changes have no child records here; use fields of the change"
+            )
+        elif spec.record != "change_task":
+            self.problem((*base, "target", "record"), "a child of a change_request is a change_task")
+        parent_names = self.names()
+        if isinstance(child.for_each, str) and child.for_each.strip() == "":
+            self.problem((*base, "for_each"), "empty expression")
+        item_is_issue = bool(_PRESERVING.match(child.for_each.strip()))
+        item_names = self.names(item=child.as_, item_is_issue=item_is_issue)
+        for_each = self.expr(child.for_each, (*base, "for_each"), parent_names)
+        where = self.expr(child.where, (*base, "where"), item_names) if child.where is not None else None
+        identity = self.text(child.identity, (*base, "identity"), item_names)
+        source_key = (
+            self.text(child.source_key, (*base, "source_key"), item_names)
+            if child.source_key is not None
+            else None
+        )
+        fields = self.fields(child.fields, (*base, "fields"), item_names, vars)
+        if isinstance(child.on_remove, RemovePolicySpec):
+            action = child.on_remove.action
+            remove = self.fields(child.on_remove.fields, (*base, "on_remove", "fields"), parent_names, vars)
+            if action == "keep" and remove:
+                self.problem((*base, "on_remove", "fields"), "fields are written only with cancel or close")
+        else:
+            action, remove = child.on_remove, []
+        if for_each is None or identity is None:
+            return None
+        return CompiledChild(
+            name, for_each, child.as_, where, identity, source_key, spec, fields, action, remove
+        )
+
+    def rules(self, rules: list[ReverseRule]) -> list[CompiledRule]:
+        out: list[CompiledRule] = []
+        seen: set[str] = set()
+        names = self.names(reverse=True)
+        issue_names = self.names(reverse=True, item="issue", item_is_issue=True)
+        for index, rule in enumerate(rules):
+            base: Path = ("reverse", index)
+            if rule.name in seen:
+                self.problem((*base, "name"), f"duplicate reverse rule name '{rule.name}'")
+            seen.add(rule.name)
+            when = self.expr(rule.when, (*base, "when"), names)
+            trigger = self.text(rule.trigger, (*base, "trigger"), names) if rule.trigger is not None else None
+            where = self.expr(rule.where, (*base, "where"), issue_names) if rule.where is not None else None
+            actions: list[CompiledAction] = []
+            counts: dict[str, int] = {}
+            for a_index, action in enumerate(rule.actions):
+                compiled = self.action(action, (*base, "actions", a_index), names, issue_names, counts)
+                if compiled is not None:
+                    actions.append(compiled)
+            if when is not None:
+                keys = [] if rule.trigger is not None else list(when.reads.target_keys)
+                out.append(CompiledRule(rule.name, when, trigger, keys, where, actions))
+        return out
+
+    def action(
+        self, action: Any, path: Path, names: Names, issue_names: Names, counts: dict[str, int]
+    ) -> CompiledAction | None:
+        data = action.model_dump(exclude={"where"})
+        kind = next(iter(data))
+        counts[kind] = counts.get(kind, 0) + 1
+        label = kind if counts[kind] == 1 else f"{kind}#{counts[kind]}"
+        scope = "version" if kind in VERSION_SCOPED else "issue"
+        if scope == "version" and self.entity != "version":
+            self.problem((*path, kind), f"{kind} needs a release: it is only available in version mappings")
+            return None
+        here: Path = (*path, kind)
+        tn = names if scope == "version" else issue_names
+        where_src = getattr(action, "where", None)
+        where = self.expr(where_src, (*path, "where"), issue_names) if where_src is not None else None
+        value = getattr(action, kind)
+        params: dict[str, Any] = {}
+        if kind == "transition":
+            if isinstance(value, str):
+                params = {"to": self.text(value, here, tn), "comment": None}
+            else:
+                params = {
+                    "to": self.text(value.to, (*here, "to"), tn),
+                    "comment": self.text(value.comment, (*here, "comment"), tn) if value.comment else None,
+                }
+        elif kind == "comment":
+            params = {"body": self.text(value, here, tn)}
+        elif kind == "version_description":
+            params = {"description": self.text(value, here, tn)}
+        elif kind == "remote_link":
+            spec = value if isinstance(value, RemoteLinkParams) else RemoteLinkParams()
+            if value is False:
+                return None
+            params = {
+                "global_id": self.text(spec.global_id, (*here, "global_id"), tn),
+                "url": self.text(spec.url, (*here, "url"), tn),
+                "title": self.text(spec.title, (*here, "title"), tn),
+                "summary": self.text(spec.summary, (*here, "summary"), tn) if spec.summary else None,
+                "relationship": self.text(spec.relationship, (*here, "relationship"), tn)
+                if spec.relationship
+                else None,
+                "icon_url": self.text(spec.icon_url, (*here, "icon_url"), tn) if spec.icon_url else None,
+                "resolved": self.expr(spec.resolved, (*here, "resolved"), tn)
+                if spec.resolved is not None
+                else None,
+            }
+        elif kind == "label":
+            params = {
+                "add": [self.text(t, (*here, "add", i), tn) for i, t in enumerate(value.add)],
+                "remove": [self.text(t, (*here, "remove", i), tn) for i, t in enumerate(value.remove)],
+            }
+            if not value.add and not value.remove:
+                self.problem(here, "a label action needs add or remove")
+        elif kind == "field":
+            params = {"fields": self.fields(value, here, tn, {})}
+        elif kind in ("issue_property", "version_property"):
+            params = {
+                "key": self.text(value.key, (*here, "key"), tn),
+                "value": self._tree(value.value, (*here, "value"), tn),
+            }
+        elif kind == "release_version":
+            if value is False:
+                return None
+            spec_r = value if isinstance(value, ReleaseParams) else ReleaseParams()
+            params = {"release_date": self.text(spec_r.release_date, (*here, "release_date"), tn)}
+        if _has_none(params):
+            return None
+        return CompiledAction(kind, label, scope, where, params)
+
+    def _tree(self, value: Any, path: Path, names: Names) -> Any:
+        if isinstance(value, str):
+            return self.text(value, path, names)
+        if isinstance(value, dict):
+            return {str(k): self._tree(v, (*path, str(k)), names) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._tree(v, (*path, i), names) for i, v in enumerate(value)]
+        return value
+
+
+_OPTIONAL = frozenset({"comment", "summary", "relationship", "icon_url", "resolved"})
+
+
+def _has_none(params: dict[str, Any]) -> bool:
+    """True when a required template failed to compile (its problem is already recorded)."""
+    for name, value in params.items():
+        if value is None and name not in _OPTIONAL:
+            return True
+        if isinstance(value, list) and any(v is None for v in value):
+            return True
+    return False
+
+
+def compile_mapping(
+    doc: MappingDocument,
+    where: SourceMap,
+    compiler: Compiler,
+    variants: dict[str, tuple[MappingDocument, SourceMap]],
+) -> tuple[Mapping | None, list[Problem]]:
+    """The compiled mapping, or None and the problems (``variants``: project key -> merged document)."""
+    assert doc.source is not None and doc.identity is not None
+    entity = doc.source.entity
+    c = Compilation(compiler, where, entity)
+    names = c.names()
+    identity = c.text(doc.identity, ("identity",), names)
+    when = c.expr(doc.source.when, ("source", "when"), names) if doc.source.when is not None else None
+    base = c.variant(doc)
+    problems = list(c.problems)
+    overrides: dict[str, Variant] = {}
+    for key, (variant_doc, variant_where) in variants.items():
+        if doc.source.projects is not None and key not in doc.source.projects:
+            file, line, column = where.at(("overrides", key), key=True)
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    column,
+                    f"overrides.{key}",
+                    f"never applies: source.projects is {doc.source.projects}",
+                )
+            )
+        vc = Compilation(compiler, variant_where, entity)
+        overrides[key] = vc.variant(variant_doc)
+        problems.extend(vc.problems)
+    if problems or identity is None:
+        return None, problems
+    src = doc.source
+    source = SourceSpec(
+        src.system,
+        src.entity,
+        tuple(src.projects) if src.projects is not None else None,
+        tuple(src.issue_types) if src.issue_types is not None else None,
+        tuple(src.labels) if src.labels is not None else None,
+        src.when if isinstance(src.when, str) or src.when is None else str(src.when).lower(),
+    )
+    file, line, _ = where.root
+    mapping = Mapping(
+        doc.metadata.name, doc.metadata.description, file, line, source, identity, when, base, overrides,
+        compiler.globals, doc.extends, where,
+    )  # fmt: skip
+    return mapping, []

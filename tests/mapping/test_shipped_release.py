@@ -1,0 +1,65 @@
+"""The shipped release mapping, driven through the public surface the sync engine uses."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bridgeline.mapping import RemovePolicy, TargetSpec, load_mapping_set, version_context
+
+ROOT = Path(__file__).resolve().parents[2]
+MAPPINGS = ROOT / "mappings"
+
+
+@pytest.fixture(scope="module")
+def release_ctx() -> dict:
+    data = json.loads((MAPPINGS / "fixtures" / "pay-release-1.4.json").read_text())
+    now = datetime(2024, 4, 29, 8, 0, tzinfo=UTC)
+    return version_context(data["version"], data["project"], data["issues"], now)
+
+
+def test_a_release_renders_a_normal_change_request_with_a_task_per_issue(release_ctx: dict) -> None:
+    mapping = load_mapping_set([MAPPINGS]).get("servicenow-release")
+
+    assert mapping.applies(release_ctx)
+    rendered = mapping.render(release_ctx)
+
+    assert rendered.target == TargetSpec("servicenow", "change_request", api="table", type="normal")
+    assert rendered.identity == "jira:PAY:version:10042"
+    assert rendered.fields["risk"] == "2"
+    assert rendered.fields["start_date"] == "2024-05-03 18:00:00"
+    assert all(isinstance(v, str) for v in rendered.fields.values())
+    assert [c.source_key for c in rendered.children] == [
+        "jira:issue:10101",
+        "jira:issue:10102",
+        "jira:issue:10103",
+    ]
+    assert rendered.children[0].on_remove == RemovePolicy(
+        "cancel", {"close_notes": "Removed from Jira release 1.4.0; no longer part of this change."}
+    )
+    assert "risk_matrix 'Highest' -> '2'" in rendered.provenance["risk"]
+
+
+def test_an_approval_gives_transitions_with_stable_keys(release_ctx: dict) -> None:
+    mapping = load_mapping_set([MAPPINGS]).get("servicenow-release")
+    target = {
+        "system": "servicenow",
+        "record": "change_request",
+        "number": "CHG0030042",
+        "url": "https://sn.example/x",
+        "state": "authorize",
+        "approval": "approved",
+    }
+
+    first = mapping.reverse({**release_ctx, "target": target})
+    later = mapping.reverse({**release_ctx, "target": {**target, "state": "scheduled"}})
+
+    transitions = [a for a in first if a.kind == "transition"]
+    assert [(a.issue_key, a.params["to"]) for a in transitions] == [
+        ("PAY-101", "Ready for Release"),
+        ("PAY-102", "Ready for Release"),
+    ]
+    assert {a.key for a in transitions} <= {a.key for a in later}
