@@ -1,0 +1,429 @@
+"""Webhooks as Jira sends them: registration, payloads, signed deliveries, retries, and chaos.
+
+Every change enqueues one delivery per matching registered webhook (its ``events`` list, and for
+issue and comment events its JQL filter). A background task in the simulator's event loop posts
+them: ``X-Hub-Signature: sha256=<hmac>`` when a secret is set, ``X-Atlassian-Webhook-Identifier``
+(the same on every retry and duplicate), ``X-Atlassian-Webhook-Retry`` (on retries only) and
+``X-Atlassian-Webhook-Flow``. A receiver answering 408/409/425/429/5xx, timing out or refusing the
+connection is retried with exponential back-off. :class:`WebhookOptions` adds what real Jira
+sometimes does: late, duplicated and reordered deliveries, and payload quirks seen in the wild.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import heapq
+import hmac
+import itertools
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import httpx
+
+from bridgeline.sim.jira._catalog import NAVIGABLE_FIELD_IDS
+from bridgeline.sim.jira._jql_eval import SearchContext, matches
+from bridgeline.sim.jira._jql_parse import parse
+from bridgeline.sim.jira._model import Comment, History, Issue, User, Version, Webhook
+from bridgeline.sim.jira._render import View
+from bridgeline.sim.jira._state import JiraState
+
+log = logging.getLogger("bridgeline.sim.jira.webhooks")
+
+ISSUE_EVENTS = frozenset({"jira:issue_created", "jira:issue_updated", "jira:issue_deleted"})
+COMMENT_EVENTS = frozenset({"comment_created", "comment_updated", "comment_deleted"})
+VERSION_EVENTS = frozenset(
+    {
+        "jira:version_created",
+        "jira:version_updated",
+        "jira:version_released",
+        "jira:version_unreleased",
+        "jira:version_deleted",
+        "jira:version_moved",
+        "jira:version_merged",
+    }
+)
+KNOWN_EVENTS = ISSUE_EVENTS | COMMENT_EVENTS | VERSION_EVENTS
+QUIRKS = frozenset({"comment_without_issue", "string_timestamp", "server_users", "extra_keys"})
+RETRY_STATUSES = frozenset({408, 409, 425, 429})
+
+
+@dataclass
+class WebhookOptions:
+    """How deliveries behave; every knob is off by default except retries."""
+
+    delay_ms: float = 0.0  # every delivery waits this long before its first attempt
+    delay_jitter_ms: float = 0.0  # plus uniform 0..jitter
+    reorder_window_ms: float = 0.0  # plus uniform 0..window: deliveries overtake each other
+    duplicate_rate: float = 0.0  # fraction delivered twice (same identifier)
+    quirks: list[str] = field(default_factory=list)  # any of QUIRKS
+    max_retries: int = 5
+    retry_base_seconds: float = 1.0  # back-off: base * 2**(retry-1), capped
+    retry_max_seconds: float = 60.0
+    timeout_seconds: float = 10.0
+    flow: str = "Primary"
+    seed: int | None = None
+
+    def update(self, values: dict[str, Any]) -> None:
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown webhook option(s) {unknown}; known: {sorted(known)}")
+        for key, value in values.items():
+            if key == "quirks":
+                bad = sorted(set(value) - QUIRKS)
+                if bad:
+                    raise ValueError(f"unknown quirk(s) {bad}; known: {sorted(QUIRKS)}")
+                self.quirks = list(value)
+            elif key == "flow":
+                self.flow = str(value)
+            elif key == "seed":
+                self.seed = None if value is None else int(value)
+            elif key == "max_retries":
+                self.max_retries = int(value)
+            else:
+                setattr(self, key, float(value))
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Attempt:
+    at: float
+    status: int | None
+    error: str | None
+    retry: int
+
+
+@dataclass
+class Delivery:
+    identifier: str
+    webhook_id: int
+    event: str
+    url: str
+    body: bytes
+    secret: str | None
+    retry: int = 0
+    state: str = "pending"  # pending | delivered | failed
+    attempts: list[Attempt] = field(default_factory=list)
+    duplicate: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "identifier": self.identifier,
+            "webhookId": self.webhook_id,
+            "event": self.event,
+            "url": self.url,
+            "state": self.state,
+            "duplicate": self.duplicate,
+            "attempts": [asdict(a) for a in self.attempts],
+        }
+
+
+class WebhookDispatcher:
+    """The outbox and the task that empties it."""
+
+    def __init__(self, state: JiraState, options: WebhookOptions, mode: str) -> None:
+        self.state = state
+        self.options = options
+        self.mode = mode
+        self._random = random.Random(options.seed)
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Delivery]] = []
+        self._seq = itertools.count()
+        self._in_flight = 0
+        self.log: list[Delivery] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # -- building deliveries ---------------------------------------------------------------------
+
+    def _view(self, base_url: str) -> View:
+        server_users = "server_users" in self.options.quirks
+        return View(
+            self.state,
+            base_url,
+            api=2,
+            cloud=self.mode == "cloud",
+            time_zone=self.state.settings.server_time_zone,
+            server_users=server_users,
+        )
+
+    def emit(
+        self,
+        event: str,
+        base_url: str,
+        *,
+        issue: Issue | None = None,
+        actor: User | None = None,
+        history: History | None = None,
+        comment: Comment | None = None,
+        version: Version | None = None,
+        issue_event_type: str | None = None,
+    ) -> int:
+        """Queue ``event`` for every matching webhook (call with ``state.lock`` held); returns the count."""
+        targets = [w for w in self.state.webhooks.values() if w.enabled and event in w.events]
+        if not targets:
+            return 0
+        view = self._view(base_url)
+        payload: dict[str, Any] = {"timestamp": self.state.clock.now_ms(), "webhookEvent": event}
+        if issue_event_type:
+            payload["issue_event_type_name"] = issue_event_type
+        if actor is not None and event not in VERSION_EVENTS:
+            payload["user"] = view.user_record(actor)
+        if issue is not None and event in COMMENT_EVENTS:
+            if "comment_without_issue" not in self.options.quirks:
+                payload["issue"] = view.issue_link(issue)
+        elif issue is not None:
+            payload["issue"] = view.issue(issue, _webhook_fields())
+        if history is not None:
+            payload["changelog"] = {"id": str(history.id), "items": [dict(i) for i in history.items]}
+        if comment is not None and issue is not None:
+            payload["comment"] = view.comment(issue, comment)
+        if version is not None:
+            payload["version"] = view.version(version)
+        if "string_timestamp" in self.options.quirks:
+            payload["timestamp"] = str(payload["timestamp"])
+        queued = 0
+        for webhook in targets:
+            if issue is not None and webhook.jql and not self._filter_matches(webhook, issue):
+                continue
+            body_data = dict(payload)
+            if "extra_keys" in self.options.quirks:
+                body_data["matchedWebhookIds"] = [webhook.id]
+                body_data["atlassianFutureField"] = {"note": "clients must ignore unknown keys"}
+            body = b"" if webhook.exclude_body else json.dumps(body_data).encode()
+            url = _substitute(webhook.url, issue, version, self.state)
+            delivery = Delivery(str(uuid.uuid4()), webhook.id, event, url, body, webhook.secret)
+            self._enqueue(delivery)
+            if self.options.duplicate_rate and self._random.random() < self.options.duplicate_rate:
+                twin = Delivery(
+                    delivery.identifier, webhook.id, event, url, body, webhook.secret, duplicate=True
+                )
+                self._enqueue(twin)
+            queued += 1
+        return queued
+
+    def _filter_matches(self, webhook: Webhook, issue: Issue) -> bool:
+        try:
+            query = parse(webhook.jql or "")
+            return matches(SearchContext(self.state, None, validate="none"), query, issue)
+        except Exception:  # a filter that no longer parses matches nothing, as in Jira
+            return False
+
+    def _enqueue(self, delivery: Delivery, due: float | None = None) -> None:
+        opts = self.options
+        first = due is None  # a new delivery; retries come with their own due time
+        if due is None:
+            delay = opts.delay_ms + self._random.random() * opts.delay_jitter_ms
+            delay += self._random.random() * opts.reorder_window_ms
+            due = time.monotonic() + delay / 1000.0
+        with self._cond:
+            if first:
+                self.log.append(delivery)
+            heapq.heappush(self._heap, (due, next(self._seq), delivery))
+            self._cond.notify_all()
+        self._poke()
+
+    def _poke(self) -> None:
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:
+                pass
+
+    # -- the delivery task -------------------------------------------------------------------------
+
+    def ensure_running(self) -> None:
+        """Start the delivery task in the running loop (the server's), once per loop."""
+        loop = asyncio.get_running_loop()
+        if self._task is not None and self._loop is loop and not self._task.done():
+            return
+        self._loop = loop
+        self._wake = asyncio.Event()
+        self._task = loop.create_task(self._run(), name="jira-sim-webhooks")
+
+    async def stop(self) -> None:
+        task = self._task
+        self._task = None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        async with httpx.AsyncClient() as client:
+            while True:
+                delivery = self._next_due()
+                if delivery is None:
+                    wait = self._seconds_to_next()
+                    self._wake.clear()
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                    except TimeoutError:
+                        pass
+                    continue
+                try:
+                    await self._deliver(client, delivery)
+                finally:
+                    with self._cond:
+                        self._in_flight -= 1
+                        self._cond.notify_all()
+
+    def _next_due(self) -> Delivery | None:
+        with self._cond:
+            if self._heap and self._heap[0][0] <= time.monotonic():
+                _, _, delivery = heapq.heappop(self._heap)
+                self._in_flight += 1
+                return delivery
+            return None
+
+    def _seconds_to_next(self) -> float | None:
+        with self._cond:
+            if not self._heap:
+                return None
+            return max(0.0, self._heap[0][0] - time.monotonic())
+
+    async def _deliver(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "Atlassian Webhook HTTP Client",
+            "X-Atlassian-Webhook-Identifier": delivery.identifier,
+            "X-Atlassian-Webhook-Flow": self.options.flow,
+        }
+        if delivery.retry:
+            headers["X-Atlassian-Webhook-Retry"] = str(delivery.retry)
+        if delivery.secret:
+            digest = hmac.new(delivery.secret.encode(), delivery.body, hashlib.sha256).hexdigest()
+            headers["X-Hub-Signature"] = f"sha256={digest}"
+        status: int | None = None
+        error: str | None = None
+        try:
+            response = await client.post(
+                delivery.url, content=delivery.body, headers=headers, timeout=self.options.timeout_seconds
+            )
+            status = response.status_code
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        with self._cond:
+            delivery.attempts.append(Attempt(time.time(), status, error, delivery.retry))
+        retryable = error is not None or (status is not None and (status in RETRY_STATUSES or status >= 500))
+        if not retryable:
+            with self._cond:
+                delivery.state = "delivered" if status is not None and status < 400 else "failed"
+            return
+        if delivery.retry >= self.options.max_retries:
+            with self._cond:
+                delivery.state = "failed"
+            log.info("webhook %s to %s failed after %d retries", delivery.event, delivery.url, delivery.retry)
+            return
+        delivery.retry += 1
+        backoff = min(
+            self.options.retry_max_seconds, self.options.retry_base_seconds * 2 ** (delivery.retry - 1)
+        )
+        backoff *= 0.8 + 0.4 * self._random.random()
+        self._enqueue(delivery, due=time.monotonic() + backoff)
+
+    # -- observing --------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        with self._cond:
+            states = [d.state for d in self.log]
+            return {
+                "queued": len(self._heap),
+                "inFlight": self._in_flight,
+                "delivered": states.count("delivered"),
+                "failed": states.count("failed"),
+                "pending": states.count("pending"),
+                "attempts": sum(len(d.attempts) for d in self.log),
+                "drained": not self._heap and self._in_flight == 0,
+                "running": self._task is not None and not self._task.done(),
+            }
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        with self._cond:
+            return [d.summary() for d in self.log]
+
+    def wait_drained(self, timeout: float = 10.0) -> bool:
+        """Block until nothing is queued or in flight (retries still waiting count as queued)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._heap or self._in_flight:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(min(remaining, 0.05))
+            return True
+
+    async def drained(self, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._cond:
+                if not self._heap and not self._in_flight:
+                    return True
+            await asyncio.sleep(0.01)
+        return False
+
+    def clear(self) -> None:
+        with self._cond:
+            self._heap.clear()
+            self.log.clear()
+            self._cond.notify_all()
+        self._random = random.Random(self.options.seed)
+
+
+def _webhook_fields() -> list[str]:
+    return list(NAVIGABLE_FIELD_IDS)
+
+
+def _substitute(url: str, issue: Issue | None, version: Version | None, state: JiraState) -> str:
+    """Jira's URL variables: ``${issue.key}``, ``${issue.id}``, ``${project.key}``, ``${version.id}``..."""
+    if "${" not in url:
+        return url
+    values: dict[str, str] = {}
+    project = None
+    if issue is not None:
+        values["issue.id"] = str(issue.id)
+        values["issue.key"] = issue.key
+        project = state.projects.get(issue.project_id)
+    if version is not None:
+        values["version.id"] = str(version.id)
+        project = project or state.projects.get(version.project_id)
+    if project is not None:
+        values["project.id"] = str(project.id)
+        values["project.key"] = project.key
+    for name, value in values.items():
+        url = url.replace("${" + name + "}", value)
+    return url
+
+
+def webhook_json(webhook: Webhook, base_url: str, state: JiraState) -> dict[str, Any]:
+    """A registration as ``GET /rest/webhooks/1.0/webhook`` lists it."""
+    user = state.users.get(webhook.last_updated_user)
+    data: dict[str, Any] = {
+        "name": webhook.name,
+        "url": webhook.url,
+        "excludeBody": webhook.exclude_body,
+        "filters": {"issue-related-events-section": webhook.jql or ""},
+        "events": list(webhook.events),
+        "enabled": webhook.enabled,
+        "self": f"{base_url}/rest/webhooks/1.0/webhook/{webhook.id}",
+        "lastUpdatedUser": user.account_id if user else webhook.last_updated_user,
+        "lastUpdatedDisplayName": user.display_name if user else "",
+        "lastUpdated": webhook.last_updated,
+    }
+    if webhook.description:
+        data["description"] = webhook.description
+    return data
