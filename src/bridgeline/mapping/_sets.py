@@ -232,8 +232,8 @@ def set_problems(mappings: list[Mapping]) -> list[Problem]:
                 )
     for i, first in enumerate(mappings):
         for second in mappings[i + 1 :]:
-            if first.source.entity != second.source.entity or first.target.system != second.target.system:
-                continue
+            if first.target.system != second.target.system:
+                continue  # correlation ids are unique per target system
             key = _overlap(first, second)
             if key is None:
                 continue
@@ -242,7 +242,7 @@ def set_problems(mappings: list[Mapping]) -> list[Problem]:
             for identity in sorted(set(mine) & set(theirs)):
                 other = f"mapping '{first.name}' ({first.file}:{first.line}, {mine[identity]})"
                 message = (
-                    f"collides with {other}: both give {identity!r} for the same {first.source.entity}; "
+                    f"collides with {other}: both give {identity!r} for the same Jira entity; "
                     "make the identities differ or the source.projects disjoint"
                 )
                 problems.append(_problem(second, theirs[identity], message))

@@ -297,6 +297,25 @@ _WIKI_EMPH = [
 ]
 
 
+def _wiki_lists(text: str) -> str:
+    """``* a`` -> ``- a`` and ``# a`` -> ``1. a``, ``2. b`` (numbered per level), nested by indentation."""
+    counters: list[int] = []
+    lines = []
+    for line in text.split("\n"):
+        match = _WIKI_LIST.match(line)
+        if not match:
+            counters = []
+            lines.append(line)
+            continue
+        marks = match.group(1)
+        depth = len(marks)
+        counters = counters[:depth] + [0] * (depth - len(counters))
+        counters[depth - 1] += 1
+        bullet = f"{counters[depth - 1]}. " if marks.endswith("#") else "- "
+        lines.append("  " * (depth - 1) + bullet + line[match.end() :])
+    return "\n".join(lines)
+
+
 def wiki_to_text(text: Any) -> str:
     """Plain text of Jira wiki markup: markup removed, links as ``text (url)``, lists as ``- item``."""
     if not isinstance(text, str):
@@ -316,9 +335,7 @@ def wiki_to_text(text: Any) -> str:
     out = _WIKI_HEADING.sub("", out)
     out = _WIKI_BQ.sub("", out)
     out = _WIKI_RULE.sub("", out)
-    out = _WIKI_LIST.sub(
-        lambda m: "  " * (len(m.group(1)) - 1) + ("1. " if m.group(1).endswith("#") else "- "), out
-    )
+    out = _wiki_lists(out)
     out = _WIKI_TABLE.sub(lambda m: " | ".join(c.strip() for c in re.split(r"\|\|?", m.group(1))), out)
     out = _WIKI_MONO.sub(r"\1", out)
     for pattern in _WIKI_EMPH:
