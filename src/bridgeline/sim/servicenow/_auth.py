@@ -61,12 +61,8 @@ class Authenticator:
             return None
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() == "basic":
-            try:
-                decoded = base64.b64decode(credentials.strip(), validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                return None
-            user_name, _, password = decoded.partition(":")
-            return self._login(user_name, password)
+            basic = _basic_credentials(header)
+            return self._login(*basic) if basic else None
         if scheme.lower() == "bearer":
             with self._lock:
                 token = self._tokens.get(credentials.strip())
@@ -75,11 +71,18 @@ class Authenticator:
             return self.instance.user(token.user_name)
         return None
 
-    def token_endpoint(self, body: bytes) -> tuple[int, dict[str, Any]]:
-        """``POST /oauth_token.do``: the password, client_credentials and refresh_token grants."""
+    def token_endpoint(self, body: bytes, authorization: str | None = None) -> tuple[int, dict[str, Any]]:
+        """``POST /oauth_token.do``: the password, client_credentials and refresh_token grants.
+
+        The client authenticates with ``client_id``/``client_secret`` in the form or, as RFC 6749
+        prefers and requests-oauthlib does, with HTTP Basic.
+        """
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
         grant = form.get("grant_type", "")
         client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        basic = _basic_credentials(authorization)
+        if basic is not None and not secret:
+            client_id, secret = basic
         denied = (401, {"error_description": "access_denied", "error": "server_error"})
         if grant not in ("password", "client_credentials", "refresh_token"):
             return 400, {
@@ -151,6 +154,18 @@ class Authenticator:
                     self._refresh[token.refresh_token] = token
 
 
+def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+    scheme, _, credentials = (header or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    name, _, password = decoded.partition(":")
+    return name, password
+
+
 @dataclass(frozen=True, slots=True)
 class RateDecision:
     allowed: bool
@@ -166,6 +181,11 @@ class RateLimiter:
         self._windows: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
         self.denied = 0
+
+    def reset(self) -> None:
+        with self._lock:
+            self._windows.clear()
+            self.denied = 0
 
     def check(self, user_name: str) -> RateDecision:
         limit = self.settings.rate_limit

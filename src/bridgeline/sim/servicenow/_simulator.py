@@ -137,6 +137,7 @@ class ServiceNowSimulator:
         """Back to the seed data; tokens, the call log and the outbound registration are forgotten."""
         with self.lock:
             self.outbound.reset()
+            self.limiter.reset()
             self._build()
             self.clock.resume()
             self.state.clear_calls()
@@ -227,7 +228,7 @@ class ServiceNowSimulator:
         entry = self._log(request, "")
         body = await request.body()
         with self.lock:
-            status, answer = self.auth.token_endpoint(body)
+            status, answer = self.auth.token_endpoint(body, request.headers.get("authorization"))
             if status == 200:
                 self.save()
         entry["status"] = status
