@@ -63,10 +63,17 @@ def url(served_sim: tuple[RemedySimulator, ServedApp]) -> str:
     return served_sim[1].url
 
 
+@pytest.fixture(scope="module")
+def _clients(served_sim: tuple[RemedySimulator, ServedApp]) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    url = served_sim[1].url
+    with httpx.Client(base_url=url, timeout=10) as plain, httpx.Client(base_url=url, timeout=10) as logged_in:
+        yield plain, logged_in
+
+
 @pytest.fixture
-def client(url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=url, timeout=10) as http:
-        yield http
+def client(_clients: tuple[httpx.Client, httpx.Client]) -> httpx.Client:
+    """A client without credentials."""
+    return _clients[0]
 
 
 @pytest.fixture
@@ -80,11 +87,11 @@ def login(client: httpx.Client, sim: RemedySimulator) -> Callable[[str, str], st
 
 
 @pytest.fixture
-def api(url: str, login: Callable[[str, str], str]) -> Iterator[httpx.Client]:
-    """An httpx client logged in as the integration user ``bridgeline``."""
-    token = login("bridgeline", "bridgeline")
-    with httpx.Client(base_url=url, timeout=10, headers={"Authorization": f"AR-JWT {token}"}) as http:
-        yield http
+def api(_clients: tuple[httpx.Client, httpx.Client], login: Callable[[str, str], str]) -> httpx.Client:
+    """A client logged in as the integration user ``bridgeline``."""
+    http = _clients[1]
+    http.headers["Authorization"] = f"AR-JWT {login('bridgeline', 'bridgeline')}"
+    return http
 
 
 @pytest.fixture
