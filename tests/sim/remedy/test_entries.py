@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -243,3 +244,33 @@ def test_foundation_forms_can_be_read(api: httpx.Client) -> None:
     assert {"Change Management", "Release Coordinators", "Network Operations"} <= names
     people = api.get("/api/arsys/v1/entry/CTM:People", params={"q": "'Remedy Login ID' = \"bridgeline\""})
     assert [e["values"]["Full Name"] for e in people.json()["entries"]] == ["Bridgeline Integration"]
+
+
+def test_the_servers_maximum_caps_every_page() -> None:
+    sim = RemedySimulator(max_list_entries=2)
+    with serve_in_thread(sim.app) as served, httpx.Client(base_url=served.url) as http:
+        token = http.post("/api/jwt/login", data={"username": "bridgeline", "password": "bridgeline"}).text
+        http.headers["Authorization"] = f"AR-JWT {token}"
+        for params in ({}, {"limit": 10}, {"limit": 0}):
+            body = http.get(CHANGES, params=params).json()
+            assert len(body["entries"]) == 2
+            assert "offset=2&limit=2" in body["_links"]["next"][0]["href"]
+
+
+def test_concurrent_creates_get_distinct_numbers(
+    api: httpx.Client, sim: RemedySimulator, change_values: Callable[..., dict[str, Any]]
+) -> None:
+    def create(n: int) -> str:
+        response = api.post(
+            CREATE,
+            params={"fields": "values(Infrastructure Change Id)"},
+            json={"values": change_values(**{"Vendor Ticket Number": f"jira:version:{n}"})},
+        )
+        assert response.status_code == 201, response.text
+        crq: str = response.json()["values"]["Infrastructure Change Id"]
+        return crq
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        numbers = list(pool.map(create, range(40)))
+    assert sorted(numbers) == [f"CRQ{n:012d}" for n in range(106, 146)]
+    assert len(sim.changes()) == 45

@@ -63,9 +63,10 @@ def api_routes(sim: RemedySimulator) -> list[Route]:
             body = json.loads(await request.body() or b"null")
         except ValueError:
             raise err.workflow("The request body is not valid JSON") from None
-        if not isinstance(body, dict) or not isinstance(body.get("values"), dict):
+        values = body.get("values") if isinstance(body, dict) else None
+        if not isinstance(values, dict):
             raise err.workflow('The request body must be a JSON object {"values": {...}}')
-        return body["values"]
+        return values
 
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/")
@@ -100,7 +101,8 @@ def api_routes(sim: RemedySimulator) -> list[Route]:
         order = _sort_keys(params.get("sort"), form)
         offset = parse_int(params, "offset") or 0
         limit = parse_int(params, "limit")
-        page = limit if limit is not None else sim.config.max_list_entries
+        # no limit (or 0) means the server's maximum, which also caps a larger limit
+        page = min(limit or sim.config.max_list_entries, sim.config.max_list_entries)
         with sim.state.lock:
             matching = [
                 e.values for _, e in sorted(sim.state.store(form.name).items()) if predicate(e.values)
