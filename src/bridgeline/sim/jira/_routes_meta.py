@@ -180,6 +180,6 @@ def routes(sim: JiraSimulator) -> list[Route]:
         api_route(api + "/priority", priorities, ["GET"], sim),
         api_route(api + "/issuetype", issue_types, ["GET"], sim),
         api_route(api + "/resolution", resolutions, ["GET"], sim),
-        api_route("/rest/applinks/1.0/listApplicationlinks", application_links, ["GET"], sim),
+        api_route("/rest/applinks/{applinks_version}/listApplicationlinks", application_links, ["GET"], sim),
         api_route("/rest/auth/1/session", session, ["GET"], sim),
     ]
