@@ -145,7 +145,7 @@ def _list(
     if not query.order:
         order = call.param("order") or ("number" if table in ("change_request", "change_task") else "")
         if order:
-            query.order.append((order.lstrip("-"), order.startswith("-")))
+            query.order.append((order, False))
     compiled = compile_query(query, definition, sim.store, call.eval_context(sim.clock.now()))
     ids = sim.store.select(table, compiled)
     offset = int_param(call.param("sysparm_offset"), 0)

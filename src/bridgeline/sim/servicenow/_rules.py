@@ -256,7 +256,8 @@ class Instance:
             for approval in self.store.find("sysapproval_approver", "sysapproval", sys_id):
                 self.store.delete("sysapproval_approver", approval["sys_id"])
         self.store.delete(table, sys_id)
-        self.notify(table, current, "delete", user.user_name)
+        if table in TASK_TABLES:
+            self.notify(table, current, "delete", user.user_name)
         return current
 
     def _stamp(self, before: Row, diff: Row, user: User) -> None:
@@ -330,7 +331,8 @@ class Instance:
             self.add_journal(table, row["sys_id"], element, text, user)
         if table == "change_request" and before.get("state") != row.get("state"):
             self._sync_approvals(row, user)
-        self.notify(table, row, operation, user.user_name)
+        if table in TASK_TABLES:  # the Business Rule watches change requests and change tasks only
+            self.notify(table, row, operation, user.user_name)
 
     def add_journal(self, table: str, sys_id: str, element: str, text: str, user: User) -> Row:
         now = self.now()
