@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from bridgeline.sim.remedy import RemedySimulator
 
@@ -139,3 +141,25 @@ def test_unknown_api_paths_answer_in_remedys_shape(api: httpx.Client) -> None:
     assert response.status_code == 404
     assert response.json()[0]["messageType"] == "ERROR"
     assert api.patch(f"{CHANGES}/CRQ000000000101", json={}).status_code == 405
+
+
+def test_connections_can_be_cut_and_calls_can_hang(client: httpx.Client, api: httpx.Client) -> None:
+    client.put("/_sim/faults", json={"reset_rate": 1.0})
+    with pytest.raises(httpx.TransportError):
+        api.get(CHANGES)
+    client.put("/_sim/faults", json={"reset_rate": 0, "timeout_rate": 1.0, "timeout_seconds": 0.05})
+    hung = api.get(CHANGES)
+    assert hung.status_code == 504
+    assert hung.json()[0]["messageNumber"] == 90
+    counted = client.get("/_sim/counters").json()["faults"]
+    assert (counted["resets"], counted["timeouts"]) == (1, 1)
+
+
+def test_latency_is_added_to_api_calls_only(client: httpx.Client, api: httpx.Client) -> None:
+    client.put("/_sim/faults", json={"latency_ms": 150})
+    started = time.monotonic()
+    assert api.get(f"{CHANGES}/CRQ000000000101").status_code == 200
+    assert time.monotonic() - started >= 0.15
+    started = time.monotonic()
+    client.get("/_sim/clock")
+    assert time.monotonic() - started < 0.15

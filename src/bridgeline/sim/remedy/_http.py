@@ -78,13 +78,26 @@ def parse_query(raw: bytes | str) -> dict[str, str]:
 
 
 def parse_fields(spec: str | None, form: Form) -> list[str] | None:
-    """``values(A, B)`` -> ``["A", "B"]`` (checked against the form); ``None`` when absent."""
+    """``values(A, B)`` -> ``["A", "B"]`` (checked against the form); ``None`` when absent.
+
+    Field names may hold parentheses themselves (``Product Cat Tier 1(2)``); ``assoc(...)`` is ignored.
+    """
     if spec is None:
         return None
-    match = re.search(r"values\((.*?)\)", spec)
-    if match is None:
-        return [] if spec.strip() == "" or "values" not in spec else None
-    names = [name.strip() for name in match.group(1).split(",") if name.strip()]
+    start = spec.find("values(")
+    if start < 0:
+        return None
+    depth, names, current = 0, [], ""
+    for ch in spec[start + len("values(") :]:
+        if ch == ")" and depth == 0:
+            break
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            names.append(current)
+            current = ""
+        else:
+            current += ch
+    names = [name.strip() for name in [*names, current] if name.strip()]
     for name in names:
         form.spec(name)
     return names
