@@ -12,6 +12,7 @@ from bridgeline.sim.remedy._clock import SimClock
 from bridgeline.sim.remedy._config import RemedyConfig
 from bridgeline.sim.remedy._forms import CHANGE_CREATE, COMPANY, PEOPLE, SIGNATURE, SUPPORT_GROUP, TASK
 from bridgeline.sim.remedy._state import RemedyState
+from bridgeline.sim.remedy._tasks import create_task
 from bridgeline.sim.remedy._workflow import ApprovalError, Workflow
 
 DAY = 86_400
@@ -113,7 +114,8 @@ def seed(state: RemedyState, config: RemedyConfig, now: float, rng: random.Rando
 
     def task(change: str, summary: str, user: str, **extra: str) -> None:
         clock.advance(600)
-        flow.create_task(
+        create_task(
+            flow,
             {"RootRequestID": change, "Summary": summary, "Assignee Group": "Backoffice Support", **extra},
             user,
         )

@@ -25,15 +25,16 @@ from bridgeline.sim.remedy._forms import (
     SUPPORT_GROUP,
     TASK,
 )
+from bridgeline.sim.remedy._foundation import check_references
 from bridgeline.sim.remedy._lifecycle import (
     PHASES,
     REASON_REQUIRED,
     STATUS_REASONS_BY_STATUS,
-    TASKS_REFUSED_IN,
     allowed_next,
     derived_priority,
 )
 from bridgeline.sim.remedy._state import Entry, RemedyState
+from bridgeline.sim.remedy._tasks import create_task, update_task
 
 CREATE_REQUIRED = (
     "z1D_Action",
@@ -85,7 +86,7 @@ class Workflow:
             if form.name == CHANGE_CREATE:
                 return self.create_change(raw, user)[0]
             if form.store == TASK:
-                return self.create_task(raw, user)
+                return create_task(self, raw, user)
             if not form.creatable:
                 hint = " use CHG:ChangeInterface_Create" if form.store == CHANGE else ""
                 raise err.workflow(
@@ -102,7 +103,7 @@ class Workflow:
             if form.store == CHANGE:
                 self.update_change(entry, raw, user)
             elif form.store == TASK:
-                self.update_task(entry, raw, user)
+                update_task(self, entry, raw, user)
             elif form.store == SIGNATURE:
                 self.update_signature(entry, raw, user)
             else:
@@ -121,53 +122,6 @@ class Workflow:
         return (
             "Modified Date" if "Modified Date" in self.state.form(form_name).fields else "Last Modified Date"
         )
-
-    # -- foundation data -------------------------------------------------------------------------
-
-    def _check_company(self, field: str, name: str | None) -> None:
-        if name is None or not self.config.validate_foundation:
-            return
-        known = {e.values.get("Company") for e in self.state.stores[COMPANY].values()}
-        if name not in known:
-            raise err.workflow(f"The company in {field} is not a valid company", name)
-
-    def _check_person(self, first: str | None, last: str | None) -> None:
-        if not self.config.validate_foundation or (first is None and last is None):
-            return
-        for e in self.state.stores[PEOPLE].values():
-            if e.values.get("First Name") == first and e.values.get("Last Name") == last:
-                return
-        raise err.workflow(
-            "The requester (First Name, Last Name) is not a person in CTM:People", f"{first} {last}"
-        )
-
-    def _check_support_group(self, values: Mapping[str, Any]) -> None:
-        name = values.get("Support Group Name")
-        if name is None or not self.config.validate_foundation:
-            return
-        for e in self.state.stores[SUPPORT_GROUP].values():
-            g = e.values
-            if g.get("Support Group Name") == name and all(
-                values.get(k) in (None, g.get(gk))
-                for k, gk in (
-                    ("Support Company", "Company"),
-                    ("Support Organization", "Support Organization"),
-                )
-            ):
-                return
-        raise err.workflow(
-            "The support group is not valid for the support company and organization",
-            f"{values.get('Support Company')} > {values.get('Support Organization')} > {name}",
-        )
-
-    def _check_references(self, values: Mapping[str, Any], merged: Mapping[str, Any]) -> None:
-        for field in ("Company", "Location Company", "Support Company"):
-            if field in values:
-                self._check_company(field, values[field])
-        if "First Name" in values or "Last Name" in values:
-            self._check_person(merged.get("First Name"), merged.get("Last Name"))
-        if {"Support Group Name", "Support Company", "Support Organization"} & set(values):
-            self._check_support_group(merged)
 
     # -- change requests -------------------------------------------------------------------------
 
@@ -189,7 +143,7 @@ class Workflow:
             )
         if "Company3" in values and "Support Company" not in values:
             values["Support Company"] = values["Company3"]
-        self._check_references(values, values)
+        check_references(self.state, self.config, values, values)
         self._check_status_reason(status, values.get("Status Reason"))
 
         now = self.clock.now_s()
@@ -236,7 +190,7 @@ class Workflow:
         form = self.state.form(CHANGE)
         values = form.coerce(raw)
         merged = {**entry.values, **values}
-        self._check_references(values, merged)
+        check_references(self.state, self.config, values, merged)
         current = entry.values["Change Request Status"]
         target = values.pop("Change Request Status", None) or current
         reason_given = "Status Reason" in values
@@ -421,85 +375,6 @@ class Workflow:
             approver=entry.values["Approvers"],
             comment=entry.values.get("Comments"),
         )
-
-    # -- change tasks ----------------------------------------------------------------------------
-
-    def create_task(self, raw: Mapping[str, Any], user: str) -> str:
-        values = self.state.form(TASK).coerce(raw)
-        values.setdefault("Summary", values.get("TaskName"))
-        values.setdefault("TaskName", values.get("Summary"))
-        if values.get("Summary") is None:
-            raise err.ARError(400, err.REQUIRED_FIELD_BLANK, "Required field cannot be blank.", "Summary")
-        ref = values.get("RootRequestInstanceID") or values.get("RootRequestID")
-        if ref is None:
-            raise err.ARError(
-                400, err.REQUIRED_FIELD_BLANK, "Required field cannot be blank.", "RootRequestID"
-            )
-        parent = self.state.find_change(ref)
-        if parent is None:
-            raise err.workflow("The parent request of the task does not exist", ref)
-        status = parent.values["Change Request Status"]
-        if status in TASKS_REFUSED_IN:
-            raise err.workflow(
-                f'Tasks cannot be added to a change request in status "{status}"',
-                parent.values["Infrastructure Change ID"],
-            )
-        siblings = [
-            t
-            for t in self.state.stores[TASK].values()
-            if t.values.get("RootRequestInstanceID") == parent.values["InstanceId"]
-        ]
-        now = self.clock.now_s()
-        task_id = self.numbered(TASK, "TAS")
-        values.update(
-            {
-                "Task ID": task_id,
-                "InstanceId": self.instance_id("TM"),
-                "Submitter": user,
-                "Create Date": now,
-                "Last Modified By": user,
-                "Modified Date": now,
-                "RootRequestID": parent.values["Infrastructure Change ID"],
-                "RootRequestInstanceID": parent.values["InstanceId"],
-                "RootRequestName": values.get("RootRequestName") or parent.values["Infrastructure Change ID"],
-                "RootRequestFormName": CHANGE,
-                "RootRequestMode": values.get("RootRequestMode") or "Real",
-            }
-        )
-        values.setdefault("Status", "Staged")
-        values.setdefault("TaskType", "Manual")
-        values.setdefault("Priority", parent.values.get("Priority") or "Medium")
-        values.setdefault("Sequence", len(siblings) + 1)
-        values.setdefault("Location Company", parent.values.get("Location Company"))
-        self._check_task_status(None, values)
-        self.state.add(TASK, {k: values.get(k) for k in values})
-        return task_id
-
-    def update_task(self, entry: Entry, raw: Mapping[str, Any], user: str) -> None:
-        values = self.state.form(TASK).coerce(raw)
-        for link in ("RootRequestID", "RootRequestInstanceID", "RootRequestFormName"):
-            if link in values and values[link] != entry.values.get(link):
-                raise err.workflow("A task cannot be moved to another parent request", link)
-        self._check_task_status(entry.values, values)
-        entry.values.update(values)
-        self._touch(entry.values, user, "Modified Date")
-
-    def _check_task_status(self, current: Mapping[str, Any] | None, values: dict[str, Any]) -> None:
-        before = None if current is None else current.get("Status")
-        status = values.get("Status", before)
-        if before == "Closed" and status != "Closed":
-            raise err.workflow("A closed task cannot be reopened", status)
-        if status == "Closed" and before != "Closed":
-            reason = values.get("StatusReasonSelection") or (current or {}).get("StatusReasonSelection")
-            if reason is None:
-                raise err.workflow(
-                    "A Status Reason (StatusReasonSelection) is required to close a task. "
-                    "Allowed: Success, Failed, Canceled",
-                    "Success, Failed, Canceled",
-                )
-            values["Actual End Date"] = self.clock.now_s()
-        if status == "Work In Progress" and (current or {}).get("Actual Start Date") is None:
-            values["Actual Start Date"] = self.clock.now_s()
 
     # -- people, groups, companies ------------------------------------------------------------------
 
