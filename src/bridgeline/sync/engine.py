@@ -18,7 +18,7 @@ from bridgeline.connectors.jira.client import BASE_ISSUE_FIELDS
 from bridgeline.connectors.target import TargetConnector
 from bridgeline.errors import NotFound, PermanentError, RenderError, RetryableError
 from bridgeline.log import get_logger
-from bridgeline.mapping import Mapping, Rendered, version_context
+from bridgeline.mapping import Mapping, Rendered, issue_context, version_context
 from bridgeline.model import AuditEntry, EntityRef, utcnow
 from bridgeline.store import Store
 from bridgeline.sync.mappings import LiveMappings
@@ -94,6 +94,8 @@ class SyncEngine:
     async def process(self, ref: EntityRef) -> EntityReport:
         if ref.system == "jira" and ref.kind == "version":
             return await self._jira_version(ref)
+        if ref.system == "jira" and ref.kind == "issue":
+            return await self._jira_issue(ref)
         return EntityReport(ref, note=f"nothing maps {ref.system} {ref.kind} entities")
 
     # -- Jira releases ---------------------------------------------------------------------
@@ -132,17 +134,46 @@ class SyncEngine:
         fields = self._issue_fields()
         issues = await self.jira.search_all(f"fixVersion = {ref.id} ORDER BY key ASC", fields=fields)
         ctx = version_context(version, project, issues, self.clock())
+        await self._apply_all(report, mappings, ctx, label=f"{project.get('key')} {version.get('name')}")
+        return report
+
+    # -- Jira issues -----------------------------------------------------------------------
+
+    async def _jira_issue(self, ref: EntityRef) -> EntityReport:
+        assert self.jira is not None and self._projects is not None
+        report = EntityReport(ref)
+        mappings = self.mappings.current.for_source(system="jira", entity="issue")
+        if not mappings:
+            report.note = "no mapping reads Jira issues"
+            return report
+        try:
+            issue = await self.jira.issue(ref.id, fields=self._issue_fields())
+        except NotFound:
+            report.note = "deleted in Jira"
+            return report
+        project = await self._projects.get(str((issue.get("fields") or {}).get("project", {}).get("id")))
+        if self.projects and project.get("key") not in self.projects:
+            report.note = f"project {project.get('key')} is not configured"
+            return report
+        ctx = issue_context(issue, project, self.clock())
+        await self._apply_all(report, mappings, ctx, label=str(issue.get("key")))
+        return report
+
+    async def _apply_all(
+        self, report: EntityReport, mappings: list[Mapping], ctx: dict[str, Any], *, label: str
+    ) -> None:
+        """Every mapping of the entity; a render failure of one does not stop the others."""
         failures: list[str] = []
         for mapping in mappings:
             try:
-                report.results.append(await self._apply(mapping, ref, ctx))
+                report.results.append(await self._apply(mapping, report.ref, ctx, label))
             except RenderError as exc:
                 if mapping.on_error == "skip":
                     await self.store.audit(
                         [
                             AuditEntry(
                                 action="skip",
-                                entity=str(ref),
+                                entity=str(report.ref),
                                 mapping=mapping.name,
                                 outcome="skipped",
                                 detail=str(exc),
@@ -156,9 +187,10 @@ class SyncEngine:
                     failures.append(str(exc))
         if failures:
             raise PermanentError("; ".join(failures))
-        return report
 
-    async def _apply(self, mapping: Mapping, ref: EntityRef, ctx: dict[str, Any]) -> MappingResult:
+    async def _apply(
+        self, mapping: Mapping, ref: EntityRef, ctx: dict[str, Any], label: str
+    ) -> MappingResult:
         if not mapping.applies(ctx):
             return MappingResult(mapping.name, skipped="conditions not met")
         started = time.perf_counter()
@@ -174,6 +206,7 @@ class SyncEngine:
             kind=rendered.target.record,
             fields=rendered.fields,
             options=_options(rendered.target),
+            label=label,
         )
         outcome = await self.reconciler.record(target, desired)
         result = MappingResult(mapping.name, outcome)

@@ -41,6 +41,7 @@ class DesiredRecord:
     fields: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
     on_remove: RetirePolicy | None = None  # for children: what to do once the source leaves
+    label: str | None = None  # how people call the source ("PAY 3.4.0"), kept on the link for display
 
 
 @dataclass
@@ -82,8 +83,7 @@ class Reconciler:
         result = await target.update(link.target, changed, options=desired.options) if changed else None
         link.pushed = Snapshot.of({**link.pushed.fields, **desired.fields})
         link.state = "active"
-        if desired.on_remove is not None:
-            link.extra = {**link.extra, "on_remove": desired.on_remove.as_dict()}
+        link.extra = {**link.extra, **_extra(desired)}
         if result is not None:
             link.target = _merge_ref(link.target, result.target)
         await self.store.record(
@@ -106,7 +106,12 @@ class Reconciler:
         self, target: TargetConnector, desired: DesiredRecord, parent: Link | None
     ) -> Outcome:
         started = time.perf_counter()
-        found = await target.find(desired.kind, desired.correlation_id, options=desired.options)
+        found = await target.find(
+            desired.kind,
+            desired.correlation_id,
+            parent=parent.target if parent else None,
+            options=desired.options,
+        )
         if found is not None:
             # Made earlier by us (the link was lost) or by a previous crash: bring it up to date.
             current = found.record
@@ -132,7 +137,7 @@ class Reconciler:
             correlation_id=desired.correlation_id,
             pushed=Snapshot.of(desired.fields),
             parent_id=parent.id if parent else None,
-            extra={"on_remove": desired.on_remove.as_dict()} if desired.on_remove else {},
+            extra=_extra(desired),
         )
         await self.store.record(link=link, audit=[self._audit(action, desired, ref, changed, started)])
         metrics.WRITES.labels(target.system, action).inc()
@@ -234,6 +239,15 @@ class Reconciler:
             detail=detail,
             duration_ms=_ms(started),
         )
+
+
+def _extra(desired: DesiredRecord) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if desired.on_remove is not None:
+        extra["on_remove"] = desired.on_remove.as_dict()
+    if desired.label:
+        extra["label"] = desired.label
+    return extra
 
 
 def _differs(current: Any, desired: Any) -> bool:

@@ -73,7 +73,8 @@ class JiraChanges:
             entity = str(ref)
             present.add(entity)
             result.seen += 1
-            mark = content_hash(version)
+            # `self` carries the base URL, which is not content: a moved instance is not a changed release
+            mark = content_hash({k: v for k, v in version.items() if k != "self"})
             if known.get(entity) != mark:
                 result.events.append(Event(ref, source="poll"))
                 result.marks[entity] = (scope, mark)

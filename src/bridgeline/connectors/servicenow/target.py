@@ -63,9 +63,17 @@ class ServiceNowTarget:
         return TargetRef(ref.system, ref.kind, ref.id, ref.number, self.record_url(ref))
 
     async def find(
-        self, kind: str, correlation_id: str, *, options: dict[str, Any] | None = None
+        self,
+        kind: str,
+        correlation_id: str,
+        *,
+        parent: TargetRef | None = None,
+        options: dict[str, Any] | None = None,
     ) -> WriteResult | None:
-        record = await self.client.first(kind, f"correlation_id={correlation_id}^ORDERBYsys_created_on")
+        query = f"correlation_id={correlation_id}"
+        if parent is not None and kind == "change_task":
+            query += f"^change_request={parent.id}"  # the same issue may be in two releases
+        record = await self.client.first(kind, query + "^ORDERBYsys_created_on")
         if record is None:
             return None
         return WriteResult("adopt", self._ref(kind, record), record=record)
@@ -90,7 +98,7 @@ class ServiceNowTarget:
             if not exc.maybe_applied:
                 raise
             # The create may have happened: look before anyone tries again.
-            found = await self.find(kind, correlation_id)
+            found = await self.find(kind, correlation_id, parent=parent)
             if found is not None:
                 return found
             raise RetryableError(
