@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(upgrade)
     upgrade.set_defaults(func=_cmd_db_upgrade)
 
+    from bridgeline.commands import register_all
+
+    register_all(sub)
+
     dlq = sub.add_parser("dlq", help="dead letters: entities that failed for good")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
     for name, helptext in (

@@ -75,7 +75,7 @@ async def test_second_sync_writes_nothing(service: Service, sims: Sims) -> None:
 
 async def test_editing_an_issue_sends_exactly_the_changed_fields(service: Service, sims: Sims) -> None:
     await service.sync_once()
-    key, version = open_versions(sims)[0]
+    _key, version = open_versions(sims)[0]
     issue = issues_of(sims, version["id"])[0]
     with sims.jira_api() as api:
         assert (

@@ -3,6 +3,10 @@
 ``/healthz`` says the process is alive; ``/readyz`` says it can do its job (database reachable,
 mappings loaded, connectors authenticated) and answers 503 otherwise, so a load balancer or
 Kubernetes stops routing webhooks to a replica that would have to refuse them.
+
+Further routes live in ``routes_*`` modules of this package (webhooks, status page), each exposing
+a FastAPI ``router``; handlers reach the running :class:`~bridgeline.sync.service.Service` as
+``request.app.state.service``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ def create_app(service: Service) -> FastAPI:
     app = FastAPI(title="bridgeline", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = service
 
+    for router in _routers():
+        app.include_router(router)
+
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -42,6 +49,20 @@ def create_app(service: Service) -> FastAPI:
         return await status_summary(service)
 
     return app
+
+
+def _routers() -> list[Any]:
+    """Every ``routes_*`` module of this package contributes its ``router`` (webhooks, status page...)."""
+    import importlib
+    import pkgutil
+
+    import bridgeline.server as package
+
+    found = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if info.name.startswith("routes_"):
+            found.append(importlib.import_module(f"{package.__name__}.{info.name}").router)
+    return found
 
 
 async def readiness(service: Service) -> dict[str, dict[str, Any]]:
