@@ -98,7 +98,7 @@ def _cell(renderer: Renderer, sim: ServiceNowSimulator, table: str, row: Row, na
     value = row.get(name, "")
     shown = escape(renderer.display(fdef, value))
     if name == "number":
-        return f"<a href='/{table}.do?sys_id={value}'>{shown}</a>"
+        return f"<a href='/{table}.do?sys_id={row['sys_id']}'>{shown}</a>"
     if fdef.type == "reference" and value and fdef.reference in ("change_request", "change_task"):
         return f"<a href='/{fdef.reference}.do?sys_id={value}'>{shown}</a>"
     return shown
