@@ -77,8 +77,8 @@ class RemedySimulator:
         )
         self._router = router
         self.injector = FaultInjector(router, self.faults, error_body=err.error_body)
+        # the ASGI app: API calls pass through fault injection; /_sim/ and the pages never do
         self.app = _Dispatch(self.injector, router)
-        """The ASGI app: API calls pass through fault injection; ``/_sim/`` and the pages never do."""
 
     # -- state -----------------------------------------------------------------------------------
 
