@@ -423,13 +423,8 @@ class MappingDocument(Strict):
     )
     tests: list[TestCase] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _complete(self) -> MappingDocument:
-        if not self.abstract:
-            missing = [k for k in ("source", "target", "identity") if getattr(self, k) is None]
-            if missing:
-                raise ValueError(f"missing {', '.join(repr(m) for m in missing)} (or mark it abstract: true)")
-        return self
+
+REQUIRED_UNLESS_ABSTRACT = ("source", "target", "identity")
 
 
 def json_schema() -> dict[str, Any]:

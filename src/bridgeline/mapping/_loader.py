@@ -15,7 +15,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from bridgeline.mapping._compile import compile_mapping
-from bridgeline.mapping._language import MappingDocument, TestCase
+from bridgeline.mapping._language import REQUIRED_UNLESS_ABSTRACT, MappingDocument, TestCase
 from bridgeline.mapping._mapping import Mapping
 from bridgeline.mapping._problems import MappingSetError, Problem, did_you_mean, dotted
 from bridgeline.mapping._sets import MappingSet, set_problems
@@ -93,6 +93,11 @@ def load_mapping_set(paths: Iterable[str | os.PathLike[str]]) -> MappingSet:
         raw, where = merged
         doc, found = validate(raw, where)
         problems.extend(found)
+        missing = [k for k in REQUIRED_UNLESS_ABSTRACT if raw.get(k) is None]
+        if missing and raw.get("abstract") is not True:
+            what = ", ".join(f"'{k}'" for k in missing)
+            problems.append(Problem(*where.root, "", f"missing {what} (or mark it abstract: true)"))
+            continue
         if doc is None or doc.abstract:
             continue
         variants: dict[str, tuple[MappingDocument, SourceMap]] = {}
@@ -186,6 +191,7 @@ def _resolve(
             return None
         if parent in chain:
             names = " -> ".join([*(c.name or "?" for c in chain), parent_name])
+            file, line, column = entry.doc.where.at(("extends",))
             problems.append(
                 Problem(file, line, column, "extends", f"extends goes round in a circle: {names}")
             )

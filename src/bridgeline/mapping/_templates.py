@@ -209,8 +209,20 @@ class Compiler:
         return message
 
     def _check(self, ast: nodes.Template, names: Names | None) -> Reads:
-        reads = _collect_reads(ast)
+        try:
+            reads = _collect_reads(ast)
+        except TemplateAssertionError as exc:
+            raise CompileError(self._assertion_message(exc), exc.lineno or 1) from None
         problems: list[tuple[int, str]] = []
+        for kind, node_type, table in (
+            ("filter", nodes.Filter, self.env.filters),
+            ("test", nodes.Test, self.env.tests),
+        ):
+            for used in ast.find_all(node_type):
+                if used.name not in table:  # Jinja defers these to render time inside conditions
+                    problems.append(
+                        (used.lineno, f"unknown {kind} '{used.name}'{did_you_mean(used.name, table)}")
+                    )
         for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
             attr = node.attr if isinstance(node, nodes.Getattr) else _const_str(node.arg)
             if isinstance(attr, str) and attr.startswith("_"):
@@ -222,7 +234,7 @@ class Compiler:
             if isinstance(name, str) and name.startswith("_"):
                 problems.append((call.lineno, "attr() of a private attribute is not allowed"))
         if names is not None:
-            undeclared = find_undeclared_variables(ast) - self._globals
+            undeclared = reads.names - self._globals
             for name in sorted(undeclared):
                 if name not in names.allowed:
                     line = next((n.lineno for n in ast.find_all(nodes.Name) if n.name == name), 1)

@@ -52,6 +52,11 @@ def _attrs(node: dict[str, Any]) -> dict[str, Any]:
     return attrs if isinstance(attrs, dict) else {}
 
 
+def _kind(node: dict[str, Any]) -> str | None:
+    kind = node.get("type")
+    return kind if isinstance(kind, str) else None
+
+
 def _str(value: Any) -> str:
     if value is None:
         return ""
@@ -74,7 +79,7 @@ class _Renderer:
             return self.blocks(node, depth)
         if not isinstance(node, dict):
             return ""
-        kind = node.get("type")
+        kind = _kind(node)
         content = _as_list(node.get("content"))
         attrs = _attrs(node)
         if kind in (
@@ -133,11 +138,11 @@ class _Renderer:
             else self.blocks(content, depth)
         )
 
-    def blocks(self, nodes: list[Any], depth: int) -> str:
+    def blocks(self, nodes: list[Any], depth: int, sep: str = "\n\n") -> str:
         parts: list[str] = []
         run: list[Any] = []  # inline nodes at block level are gathered into one paragraph
         for child in nodes:
-            if isinstance(child, dict) and (child.get("type") in _INLINE or child.get("type") == "text"):
+            if isinstance(child, dict) and (_kind(child) in _INLINE or _kind(child) == "text"):
                 run.append(child)
                 continue
             if run:
@@ -148,10 +153,10 @@ class _Renderer:
                 parts.append(text)
         if run:
             parts.append(self.inline(run, depth + 1))
-        return "\n\n".join(p for p in parts if p)
+        return sep.join(p for p in parts if p)
 
     def list(self, node: dict[str, Any], depth: int) -> str:
-        kind = node.get("type")
+        kind = _kind(node)
         start = _attrs(node).get("order", 1)
         number = start if isinstance(start, int) and not isinstance(start, bool) else 1
         lines: list[str] = []
@@ -161,15 +166,15 @@ class _Renderer:
             if kind == "orderedList":
                 bullet = f"{number}."
                 number += 1
-            elif kind == "taskList" or item.get("type") == "taskItem":
+            elif kind == "taskList" or _kind(item) == "taskItem":
                 bullet = "- [x]" if _attrs(item).get("state") == "DONE" else "- [ ]"
             else:
                 bullet = "-"
-            text = (
-                self.block(item, depth + 1)
-                if item.get("type") != "taskItem"
-                else self.inline(_as_list(item.get("content")), depth + 1)
-            )
+            content = _as_list(item.get("content"))
+            if _kind(item) == "taskItem" or not _is_block_list(content):
+                text = self.inline(content, depth + 1)
+            else:  # a list item's paragraphs and nested lists sit on consecutive lines
+                text = self.blocks(content, depth + 1, sep="\n")
             first, *rest = (text or "").split("\n") or [""]
             lines.append(f"{bullet} {first}".rstrip())
             pad = " " * (len(bullet) + 1)
@@ -211,7 +216,7 @@ class _Renderer:
                 continue
             if not isinstance(node, dict):
                 continue
-            kind = node.get("type")
+            kind = _kind(node)
             attrs = _attrs(node)
             if kind == "text" or (kind is None and "text" in node):
                 out.append(self.marked(_str(node.get("text")), node.get("marks")))
@@ -242,7 +247,7 @@ class _Renderer:
         for mark in marks:
             if not isinstance(mark, dict):
                 continue
-            kind = mark.get("type")
+            kind = _kind(mark)
             if kind == "strong":
                 text = f"**{text}**"
             elif kind == "em":
@@ -261,7 +266,7 @@ _INLINE = {"text", "hardBreak", "mention", "emoji", "inlineCard", "status", "dat
 
 def _is_block_list(nodes: list[Any]) -> bool:
     return any(
-        isinstance(n, dict) and n.get("type") not in _INLINE and n.get("type") != "text" for n in nodes
+        isinstance(n, dict) and _kind(n) not in _INLINE and _kind(n) != "text" for n in nodes
     )
 
 
@@ -280,11 +285,11 @@ _WIKI_PANEL = re.compile(r"\{(panel|quote|color)(?::[^}]*)?\}")
 _WIKI_LINK = re.compile(r"\[([^\[\]|]*?)\|([^\[\]]+?)\]")
 _WIKI_BARE_LINK = re.compile(r"\[((?:https?|mailto|ftp):[^\[\]\s]+|~[^\[\]]+|#[^\[\]]+)\]")
 _WIKI_IMAGE = re.compile(r"!([^!\s][^!\n]*?)(\|[^!\n]*)?!")
-_WIKI_HEADING = re.compile(r"^\s*h[1-6]\.\s+", re.MULTILINE)
-_WIKI_BQ = re.compile(r"^\s*bq\.\s+", re.MULTILINE)
-_WIKI_LIST = re.compile(r"^\s*([*#-]+)\s+", re.MULTILINE)
-_WIKI_TABLE = re.compile(r"^\s*\|\|?(.*?)\|?\|?\s*$", re.MULTILINE)
-_WIKI_RULE = re.compile(r"^\s*-{4,}\s*$", re.MULTILINE)
+_WIKI_HEADING = re.compile(r"^[ \t]*h[1-6]\.[ \t]+", re.MULTILINE)
+_WIKI_BQ = re.compile(r"^[ \t]*bq\.[ \t]+", re.MULTILINE)
+_WIKI_LIST = re.compile(r"^[ \t]*([*#-]+)[ \t]+")
+_WIKI_TABLE = re.compile(r"^[ \t]*\|\|?(.*?)\|?\|?[ \t]*$", re.MULTILINE)
+_WIKI_RULE = re.compile(r"^[ \t]*-{4,}[ \t]*$", re.MULTILINE)
 _WIKI_MONO = re.compile(r"\{\{(.+?)\}\}")
 _WIKI_EMPH = [
     re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])"),
@@ -299,19 +304,23 @@ _WIKI_EMPH = [
 
 def _wiki_lists(text: str) -> str:
     """``* a`` -> ``- a`` and ``# a`` -> ``1. a``, ``2. b`` (numbered per level), nested by indentation."""
-    counters: list[int] = []
+    levels: list[tuple[str, int]] = []  # (marker, count) per nesting level
     lines = []
     for line in text.split("\n"):
         match = _WIKI_LIST.match(line)
         if not match:
-            counters = []
+            levels = []
             lines.append(line)
             continue
         marks = match.group(1)
         depth = len(marks)
-        counters = counters[:depth] + [0] * (depth - len(counters))
-        counters[depth - 1] += 1
-        bullet = f"{counters[depth - 1]}. " if marks.endswith("#") else "- "
+        levels = levels[:depth]
+        while len(levels) < depth:
+            levels.append((marks[len(levels)], 0))
+        marker, count = levels[depth - 1]
+        count = count + 1 if marker == marks[-1] else 1
+        levels[depth - 1] = (marks[-1], count)
+        bullet = f"{count}. " if marks.endswith("#") else "- "
         lines.append("  " * (depth - 1) + bullet + line[match.end() :])
     return "\n".join(lines)
 

@@ -1,0 +1,68 @@
+"""Templates run in an immutable sandbox: escapes are refused at load when visible, at render otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridgeline.errors import RenderError
+
+ESCAPES = [
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ version['__class__'] }}",
+    "{{ version | attr('__class__') }}",
+    "{{ now.__class__.__init__.__globals__ }}",
+    "{% for c in ''.__class__.__mro__ %}{{ c }}{% endfor %}",
+]
+
+
+@pytest.mark.parametrize("template", ESCAPES)
+def test_statically_visible_escapes_are_refused_at_load(problems, kit, template: str) -> None:
+    (found,) = problems(kit.mapping(body=f"fields:\n  x: {_quoted(template)}\n"))
+    assert "fields.x:" in found
+    assert "not allowed" in found
+
+
+def _quoted(template: str) -> str:
+    return '"' + template.replace('"', '\\"') + '"'
+
+
+def test_an_escape_built_at_render_time_is_refused_by_the_sandbox(load, kit) -> None:
+    text = kit.mapping(
+        body="""\
+        vars: {u: "_"}
+        fields:
+          x: "{{ version | attr(vars.u ~ vars.u ~ 'class' ~ vars.u ~ vars.u) }}"
+        """
+    )
+    mapping = load(text).get("rel")
+    with pytest.raises(RenderError) as info:
+        mapping.render(kit.release())
+    assert info.value.mapping == "rel"
+    assert info.value.field == "fields.x"
+    assert "refused by the sandbox" in info.value.reason
+
+
+@pytest.mark.parametrize("template", ["{{ issues.append(1) }}", "{{ project.raw.update({}) }}"])
+def test_templates_cannot_change_the_context(load, kit, template: str) -> None:
+    mapping = load(kit.mapping(body=f'fields:\n  x: "{template}"\n')).get("rel")
+    ctx = kit.release()
+    with pytest.raises(RenderError, match="refused by the sandbox"):
+        mapping.render(ctx)
+    assert len(ctx["issues"]) == 2
+
+
+def test_huge_ranges_are_refused(load, kit) -> None:
+    mapping = load(kit.mapping(body='fields:\n  x: "{{ range(10000000) | length }}"\n')).get("rel")
+    with pytest.raises(RenderError, match=r"(?i)range too big"):
+        mapping.render(kit.release())
+
+
+def test_only_a_reduced_set_of_globals_exists(problems, kit) -> None:
+    found = problems(kit.mapping(body='fields:\n  x: "{{ lipsum() }}{{ cycler(1) }}{{ joiner() }}"\n'))
+    assert len(found) == 1
+    assert "'cycler' is not in the context" in found[0]
+
+
+def test_plain_strings_are_not_templates(load, kit) -> None:
+    mapping = load(kit.mapping(body="fields:\n  x: 'Braces } and { and % are text'\n")).get("rel")
+    assert mapping.render(kit.release()).fields["x"] == "Braces } and { and % are text"
