@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 from bridgeline import metrics
 from bridgeline.connectors.jira import JiraChanges
@@ -20,15 +21,31 @@ def count_received(events: list[Event]) -> None:
         metrics.EVENTS_RECEIVED.labels(ev.ref.system, ev.ref.kind, ev.source).inc()
 
 
+class Poller(Protocol):
+    """A scheduled job that asks one system what changed and stores the events."""
+
+    name: str
+    interval: float  # seconds between polls
+
+    async def poll(self) -> int:
+        """Poll once; the number of events stored."""
+
+    def lag(self) -> float | None:
+        """Seconds since the last successful poll (None before the first)."""
+
+
 class JiraPoller:
     """Versions of each configured project by snapshot hash; issues by an epoch-ms cursor."""
 
     name = "jira"
 
-    def __init__(self, store: Store, changes: JiraChanges, mappings: LiveMappings) -> None:
+    def __init__(
+        self, store: Store, changes: JiraChanges, mappings: LiveMappings, *, interval: float = 60.0
+    ) -> None:
         self.store = store
         self.changes = changes
         self.mappings = mappings
+        self.interval = interval
         self.last_success: float | None = None
 
     async def poll(self) -> int:

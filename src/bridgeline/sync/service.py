@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -21,14 +21,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bridgeline import metrics
 from bridgeline.config import Settings
 from bridgeline.connectors.jira import JiraChanges, JiraClient
-from bridgeline.connectors.servicenow import ServiceNowClient, ServiceNowTarget
 from bridgeline.connectors.target import TargetConnector
-from bridgeline.errors import BridgelineError, ConfigError
+from bridgeline.errors import BridgelineError
 from bridgeline.log import get_logger, register_secret
 from bridgeline.store import Store
 from bridgeline.sync.engine import EntityReport, SyncEngine
 from bridgeline.sync.mappings import LiveMappings
-from bridgeline.sync.polling import JiraPoller
+from bridgeline.sync.polling import JiraPoller, Poller
+from bridgeline.sync.targets import build_pollers, build_targets
 from bridgeline.sync.worker import Worker
 
 log = get_logger("bridgeline.service")
@@ -77,10 +77,11 @@ class Service:
         self.engine = SyncEngine(store, mappings, jira=jira, targets=targets, projects=projects)
         self._reports: list[EntityReport] | None = None
         self.worker = Worker(store, self.engine, settings.worker, on_report=self._collect)
-        self.pollers: list[JiraPoller] = []
+        self.pollers: list[Poller] = []
         if jira is not None and settings.jira is not None:
             changes = JiraChanges(jira, settings.jira.projects, overlap_seconds=settings.jira.poll_overlap)
-            self.pollers.append(JiraPoller(store, changes, mappings))
+            self.pollers.append(JiraPoller(store, changes, mappings, interval=settings.jira.poll_interval))
+        self.pollers.extend(build_pollers(settings, store, targets))
         self.scheduler: AsyncIOScheduler | None = None
         self.stopping = asyncio.Event()
 
@@ -100,11 +101,7 @@ class Service:
             if settings.jira is not None:
                 jira = JiraClient.from_settings(settings.jira, transport=transports.get("jira"))
                 await jira.detect()
-            if settings.servicenow is not None:
-                client = ServiceNowClient.from_settings(
-                    settings.servicenow, transport=transports.get("servicenow")
-                )
-                targets["servicenow"] = ServiceNowTarget(client, base_url=settings.servicenow.url)
+            targets = await build_targets(settings, transports)
         except BaseException:
             for t in targets.values():
                 await t.aclose()
@@ -168,7 +165,7 @@ class Service:
 
     # -- running -----------------------------------------------------------------------------
 
-    async def _poll_job(self, poller: JiraPoller) -> None:
+    async def _poll_job(self, poller: Poller) -> None:
         try:
             await poller.poll()
         except BridgelineError as exc:
@@ -192,13 +189,12 @@ class Service:
 
     def start_scheduler(self) -> AsyncIOScheduler:
         scheduler = AsyncIOScheduler(timezone="UTC")
-        interval = self.settings.jira.poll_interval if self.settings.jira else 60.0
         for poller in self.pollers:
             scheduler.add_job(
                 self._poll_job,
                 "interval",
                 args=[poller],
-                seconds=interval,
+                seconds=poller.interval,
                 id=f"poll-{poller.name}",
                 max_instances=1,
                 coalesce=True,
@@ -233,12 +229,5 @@ class Service:
         return self.mappings.reload()
 
 
-def _now() -> Any:
-    from datetime import UTC, datetime
-
+def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def require(settings: Settings) -> None:
-    if settings.jira is None:
-        raise ConfigError("no 'jira:' section: bridgeline needs a Jira to read releases from")
