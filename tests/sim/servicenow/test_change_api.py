@@ -125,3 +125,10 @@ def test_unknown_resources(api: httpx.Client) -> None:
     nowhere = api.get(f"{API}/{seeded}/conflict/elsewhere")
     assert nowhere.status_code == 400 and nowhere.json()["status"] == "failure"
     assert api.get("/api/sn_chg_rest/v1/nothing").status_code == 400
+
+
+def test_generic_create_takes_the_type_from_the_body(api: httpx.Client) -> None:
+    created = api.post(API, json={"type": "emergency", "short_description": "Hotfix", "approval": "approved"})
+    change = created.json()["result"]
+    assert change["type"]["value"] == "emergency" and change["approval"]["value"] == "not requested"
+    assert change["__meta"]["ignoredFields"] == ["approval"]

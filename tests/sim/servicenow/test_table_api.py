@@ -206,3 +206,24 @@ def test_change_tasks_reference_their_change_request(api: httpx.Client) -> None:
     ).json()["result"]
     assert [t["change_request"]["display_value"] for t in listed] == [change["number"]]
     assert listed[0]["state"] == "Open"
+
+
+def test_configuration_item_classes_share_the_cmdb_ci_table(api: httpx.Client) -> None:
+    everything = api.get("/api/now/table/cmdb_ci", params={"sysparm_fields": "name,sys_class_name"}).json()
+    services = api.get(
+        "/api/now/table/cmdb_ci_service", params={"sysparm_fields": "name,sys_class_name,sys_id"}
+    )
+    classes = {c["sys_class_name"] for c in everything["result"]}
+    assert classes == {"cmdb_ci_service", "cmdb_ci_appl"} and len(everything["result"]) == 10
+    names = [s["name"] for s in services.json()["result"]]
+    assert names == ["Payments Gateway", "Online Storefront", "Customer Identity", "Corporate Network"]
+    app = api.get("/api/now/table/cmdb_ci_appl", params={"sysparm_query": "name=orders-db"}).json()["result"][
+        0
+    ]
+    assert api.get(f"/api/now/table/cmdb_ci_service/{app['sys_id']}").status_code == 404
+    assert api.get(f"/api/now/table/cmdb_ci/{app['sys_id']}").status_code == 200
+    created = api.post("/api/now/v2/table/cmdb_ci_service", json={"name": "Loyalty"})
+    assert created.headers["Location"].endswith(
+        f"/api/now/v2/table/cmdb_ci_service/{created.json()['result']['sys_id']}"
+    )
+    assert created.json()["result"]["sys_class_name"] == "cmdb_ci_service"

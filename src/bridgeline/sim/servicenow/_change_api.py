@@ -157,7 +157,10 @@ def _list(
 
 def _create(sim: ServiceNowSimulator, call: Call, kind: str, template_id: str | None = None) -> Answer:
     values = _values(call)
-    ignored = [name for name in values if name in CREATE_READ_ONLY]
+    # `type` naming the kind being created is how POST /change chooses it, not an ignored field
+    ignored = [
+        n for n in values if n in CREATE_READ_ONLY and not (n == "type" and str(values[n]).lower() == kind)
+    ]
     fields = {k: v for k, v in values.items() if k not in CREATE_READ_ONLY}
     if template_id is not None:
         template = sim.store.get("std_change_record_producer", template_id)
