@@ -1,0 +1,86 @@
+"""Seed data looks like a real organisation; benchmark-sized data is generated and searched fast."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import httpx
+
+from bridgeline.sim import serve_in_thread
+from bridgeline.sim.jira import JiraScale, JiraSimulator
+
+from .conftest import BRIDGELINE
+
+
+def test_default_seed_looks_real() -> None:
+    sim = JiraSimulator(seed=42)
+    state = sim.state
+    assert [(p.key, p.name) for p in state.projects.values()] == [
+        ("PAY", "Payments"),
+        ("WEB", "Web Storefront"),
+        ("OPS", "Platform Operations"),
+    ]
+    versions = list(state.versions.values())
+    assert len(versions) == 12
+    assert {(v.released, v.archived) for v in versions} == {(True, True), (True, False), (False, False)}
+    assert len(state.issues) == 300
+    issues = list(state.issues.values())
+    assert set(Counter(i.issuetype for i in issues)) == {"Story", "Bug", "Task", "Sub-task", "Epic"}
+    assert set(Counter(i.priority for i in issues)) == {"Highest", "High", "Medium", "Low", "Lowest"}
+    assert set(Counter(i.status for i in issues)) == {
+        "To Do",
+        "In Progress",
+        "In Review",
+        "Ready for Release",
+        "Done",
+    }
+    hotfixes = [i for i in issues if "hotfix" in i.labels]
+    assert hotfixes and all(i.issuetype == "Bug" and i.priority == "Highest" for i in hotfixes)
+    for issue in issues:
+        assert len(issue.fix_versions) <= 2
+        assert all(state.versions[v].project_id == issue.project_id for v in issue.fix_versions)
+        assert issue.created <= issue.updated
+        assert (issue.status == "Done") == (issue.resolution is not None)
+        assert issue.description is not None and issue.description["type"] == "doc"
+    blocks = Counter(block["type"] for i in issues for block in i.description["content"])  # type: ignore[index]
+    assert {"paragraph", "bulletList", "codeBlock", "heading"} <= set(blocks)
+    assert any(i.parent_id is not None and i.issuetype == "Sub-task" for i in issues)
+    assert any(i.assignee is None for i in issues) and any(i.comments for i in issues)
+
+
+def test_the_same_seed_gives_the_same_organisation() -> None:
+    def shape(sim: JiraSimulator) -> list[tuple[str, str, str, str, tuple[str, ...]]]:
+        state = sim.state
+        return sorted(
+            (i.key, i.summary, i.status, i.priority, tuple(state.versions[v].name for v in i.fix_versions))
+            for i in state.issues.values()
+        )
+
+    assert shape(JiraSimulator(seed=5)) == shape(JiraSimulator(seed=5))
+    assert shape(JiraSimulator(seed=5)) != shape(JiraSimulator(seed=6))
+
+
+def test_benchmark_scale_is_generated_quickly_and_searched_through_indexes() -> None:
+    started = time.perf_counter()
+    sim = JiraSimulator(seed=1, scale=JiraScale(projects=3, versions=1000, issues=20_000))
+    generated = time.perf_counter() - started
+    assert len(sim.state.issues) == 20_000 and len(sim.state.versions) == 1000
+    assert generated < 3.0, f"20,000 issues took {generated:.2f}s"
+    with sim.state.lock:
+        version = max(sim.state.by_fix_version, key=lambda v: len(sim.state.by_fix_version[v]))
+        in_version = len(sim.state.by_fix_version[version])
+    with serve_in_thread(sim.app) as served, httpx.Client(base_url=served.url, auth=BRIDGELINE) as api:
+        api.get("/rest/api/3/search/jql", params={"jql": f"fixVersion = {version}"})
+        started = time.perf_counter()
+        for _ in range(5):
+            page = api.get(
+                "/rest/api/3/search/jql", params={"jql": f"fixVersion = {version}", "maxResults": 5000}
+            ).json()
+            recent = api.get(
+                "/rest/api/3/search/jql",
+                params={"jql": "project = PAY AND updated >= -2h ORDER BY updated ASC", "fields": "updated"},
+            )
+        per_pair = (time.perf_counter() - started) / 5
+        assert len(page["issues"]) == in_version and recent.status_code == 200
+        assert per_pair < 0.25, f"indexed searches over 20,000 issues took {per_pair * 1000:.0f} ms"
