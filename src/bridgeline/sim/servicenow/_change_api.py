@@ -207,7 +207,7 @@ def _approvals(sim: ServiceNowSimulator, call: Call, sys_id: str) -> Answer:
     if state not in ("approved", "rejected"):
         raise SimError(400, "Invalid approval state", "'state' must be 'approved' or 'rejected'")
     comments = body.get("comments")
-    row = sim.instance.decide(
+    row = sim.instance.cab.decide(
         sys_id,
         approve=state == "approved",
         acting=call.user,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridgeline.sim.servicenow import _statemodel as sm
+from bridgeline.sim.servicenow._approvals import Cab
 from bridgeline.sim.servicenow._clock import Clock, parse_sn_datetime, sn_datetime
 from bridgeline.sim.servicenow._errors import SimError, no_record
 from bridgeline.sim.servicenow._render import to_text
@@ -60,6 +61,7 @@ class Instance:
         self.clock = clock
         self.settings = settings
         self.notify = notify
+        self.cab = Cab(self)
 
     def now(self) -> str:
         return sn_datetime(self.clock.now())
@@ -225,7 +227,7 @@ class Instance:
             return Written(current, ignored, False)
         if diff:
             diff.update(self._entering(table, before, after, user))
-        self._stamp(before, diff, user)
+        self.stamp(before, diff, user)
         self.store.update(table, sys_id, diff)
         self._after_write(table, before, current, journal, user, "update")
         return Written(current, ignored, True)
@@ -240,7 +242,7 @@ class Instance:
         if not diff:
             return current
         diff.update(self._entering(table, before, {**before, **diff}, user))
-        self._stamp(before, diff, user)
+        self.stamp(before, diff, user)
         self.store.update(table, sys_id, diff)
         self._after_write(table, before, current, [], user, "update")
         return current
@@ -260,7 +262,7 @@ class Instance:
             self.notify(table, current, "delete", user.user_name)
         return current
 
-    def _stamp(self, before: Row, diff: Row, user: User) -> None:
+    def stamp(self, before: Row, diff: Row, user: User) -> None:
         diff.update(
             sys_updated_on=self.now(),
             sys_updated_by=user.user_name,
@@ -330,7 +332,7 @@ class Instance:
         for element, text in journal:
             self.add_journal(table, row["sys_id"], element, text, user)
         if table == "change_request" and before.get("state") != row.get("state"):
-            self._sync_approvals(row, user)
+            self.cab.sync(row, user)
         if table in TASK_TABLES:  # the Business Rule watches change requests and change tasks only
             self.notify(table, row, operation, user.user_name)
 
@@ -350,119 +352,6 @@ class Instance:
                 "sys_mod_count": "0",
             },
         )
-
-    # --- approvals ----------------------------------------------------------------------------
-
-    def pending_approvals(self, change_sys_id: str) -> list[Row]:
-        found = self.store.find("sysapproval_approver", "sysapproval", change_sys_id)
-        return [a for a in found if a.get("state") == "requested"]
-
-    def _sync_approvals(self, change: Row, user: User) -> None:
-        """Ask the CAB when approval is requested; withdraw open requests when the change leaves."""
-        pending = self.pending_approvals(change["sys_id"])
-        if change.get("state") in sm.APPROVAL_STATES and change.get("approval") == "requested":
-            if not pending:
-                self._request_cab(change, user)
-            return
-        for approval in pending:
-            self._set_approval(approval, "cancelled", user)
-
-    def cab_members(self) -> tuple[Row | None, list[str]]:
-        groups = self.store.find("sys_user_group", "name", self.settings.cab_group)
-        if not groups:
-            return None, []
-        members = self.store.find("sys_user_grmember", "group", groups[0]["sys_id"])
-        return groups[0], [m["user"] for m in members if m.get("user")]
-
-    def _request_cab(self, change: Row, user: User) -> None:
-        group, members = self.cab_members()
-        now = self.now()
-        for member in members:
-            self.store.insert(
-                "sysapproval_approver",
-                {
-                    "sysapproval": change["sys_id"],
-                    "document_id": change["sys_id"],
-                    "source_table": "change_request",
-                    "approver": member,
-                    "group": group["sys_id"] if group else "",
-                    "state": "requested",
-                    "sys_created_on": now,
-                    "sys_created_by": user.user_name,
-                    "sys_updated_on": now,
-                    "sys_updated_by": user.user_name,
-                    "sys_mod_count": "0",
-                },
-            )
-
-    def _set_approval(self, approval: Row, state: str, user: User) -> None:
-        diff = {"state": state}
-        self._stamp(approval, diff, user)
-        self.store.update("sysapproval_approver", approval["sys_id"], diff)
-
-    def decide(
-        self,
-        change_sys_id: str,
-        *,
-        approve: bool,
-        acting: User,
-        approver: User | None = None,
-        comments: str | None = None,
-    ) -> Row:
-        """The CAB's answer on a change: approve or reject its pending approval.
-
-        ``approver`` picks whose pending approval it is; without one, the acting user's own, or
-        (for admins and the simulator itself) the first pending one.
-        """
-        change = self.store.get("change_request", change_sys_id)
-        if change is None:
-            raise no_record()
-        number = change.get("number", change_sys_id)
-        if not approve and not (comments or "").strip():
-            raise SimError(
-                400,
-                "Comments are required when rejecting a change request",
-                "Give the reason for the rejection in 'comments'",
-            )
-        pending = self.pending_approvals(change_sys_id)
-        if not pending:
-            raise SimError(
-                400,
-                f"{number} has no pending approval (state {sm.label(change.get('state', ''))}, "
-                f"approval {change.get('approval', '')})",
-                "A change asks the CAB for approval when it enters Assess or Authorize",
-            )
-        chosen = None
-        who = approver or (acting if not acting.is_admin else None)
-        if who is not None:
-            chosen = next((a for a in pending if a.get("approver") == who.sys_id), None)
-            if chosen is None:
-                names = ", ".join(self._user_name(a.get("approver", "")) for a in pending)
-                raise SimError(
-                    400,
-                    f"{who.user_name} has no pending approval for {number}",
-                    f"Pending approvers: {names}",
-                )
-        chosen = chosen or pending[0]
-        decider = self.user(chosen.get("approver", "")) or acting
-        self._set_approval(chosen, "approved" if approve else "rejected", decider)
-        if comments and comments.strip():
-            self.add_journal("sysapproval_approver", chosen["sys_id"], "comments", comments, decider)
-        for other in pending:
-            if other is not chosen:
-                self._set_approval(other, "not_required", decider)
-        diff: Row = {"approval": "approved" if approve else "rejected"}
-        state = change.get("state", "")
-        if approve and self.settings.auto_advance_on_approval and state in sm.APPROVAL_STATES:
-            diff["state"] = sm.SCHEDULED
-        if not approve:
-            target = {"new": sm.NEW, "canceled": sm.CANCELED, "stay": state}[self.settings.on_rejection]
-            diff["state"] = target
-        return self.system_update("change_request", change_sys_id, diff, decider)
-
-    def _user_name(self, sys_id: str) -> str:
-        row = self.store.get("sys_user", sys_id)
-        return row.get("user_name", sys_id) if row else sys_id
 
 
 def _is_display_only(raw: Any) -> bool:

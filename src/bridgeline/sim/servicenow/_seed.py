@@ -183,7 +183,7 @@ def _seed_changes(
             if state == approve_at:
                 instance.update("change_request", row["sys_id"], update, beth)
                 clock.advance(900)
-                instance.decide(
+                instance.cab.decide(
                     row["sys_id"],
                     approve=True,
                     acting=alex,

@@ -121,7 +121,7 @@ class ServiceNowSimulator:
                 user = self.instance.user(approver)
                 if user is None:
                     raise SimError(400, f"Unknown approver {approver}", "Give a user_name, e.g. alex.mercer")
-            row = self.instance.decide(
+            row = self.instance.cab.decide(
                 found[0]["sys_id"], approve=approve, acting=user or SYSTEM, approver=user, comments=comments
             )
             self.save()
