@@ -28,7 +28,12 @@ ISSUES = 50
 PRIORITIES = ("Highest", "High", "Medium", "Low", "Lowest")
 TYPES = ("Story", "Bug", "Task")
 COMPONENTS = ("Payments", "Checkout", "Database", "Network", "Frontend")
-STATUSES = (("To Do", "new"), ("In Progress", "indeterminate"), ("In Review", "indeterminate"), ("Done", "done"))
+STATUSES = (
+    ("To Do", "new"),
+    ("In Progress", "indeterminate"),
+    ("In Review", "indeterminate"),
+    ("Done", "done"),
+)
 BASE = "https://acme.atlassian.net"
 
 
@@ -37,7 +42,9 @@ def _user(n: int) -> dict[str, Any]:
         "self": f"{BASE}/rest/api/3/user?accountId=5b10ac8d82e05b22cc7d4e{n:02d}",
         "accountId": f"5b10ac8d82e05b22cc7d4e{n:02d}",
         "emailAddress": f"dev{n}@acme.example",
-        "avatarUrls": {size: f"https://avatar.example/{n}/{size}" for size in ("48x48", "24x24", "16x16", "32x32")},
+        "avatarUrls": {
+            size: f"https://avatar.example/{n}/{size}" for size in ("48x48", "24x24", "16x16", "32x32")
+        },
         "displayName": f"Developer {n}",
         "active": True,
         "timeZone": "Europe/Berlin",
@@ -63,7 +70,9 @@ def _adf(n: int) -> dict[str, Any]:
                 "content": [
                     {
                         "type": "listItem",
-                        "content": [{"type": "paragraph", "content": [{"type": "text", "text": f"step {s}"}]}],
+                        "content": [
+                            {"type": "paragraph", "content": [{"type": "text", "text": f"step {s}"}]}
+                        ],
                     }
                     for s in range(3)
                 ],
@@ -99,7 +108,13 @@ def make_issue(n: int) -> dict[str, Any]:
                 "name": PRIORITIES[n % 5],
                 "id": str(n % 5 + 1),
             },
-            "components": [{"self": f"{BASE}/rest/api/3/component/1{n % 5}", "id": f"1{n % 5}", "name": COMPONENTS[n % 5]}],
+            "components": [
+                {
+                    "self": f"{BASE}/rest/api/3/component/1{n % 5}",
+                    "id": f"1{n % 5}",
+                    "name": COMPONENTS[n % 5],
+                }
+            ],
             "labels": ["pci", "backend"] if n % 2 else ["frontend"],
             "assignee": _user(n % 7),
             "reporter": _user(n % 5 + 10),
@@ -107,9 +122,22 @@ def make_issue(n: int) -> dict[str, Any]:
             "created": "2024-04-02T09:12:44.120+0200",
             "updated": "2024-04-29T16:03:10.004+0200",
             "resolution": None,
-            "fixVersions": [{"self": f"{BASE}/rest/api/3/version/10042", "id": "10042", "name": "1.4.0",
-                             "archived": False, "released": False, "releaseDate": "2024-05-03"}],  # fmt: skip
-            "project": {"self": f"{BASE}/rest/api/3/project/10000", "id": "10000", "key": "PAY", "name": "Payments"},
+            "fixVersions": [
+                {
+                    "self": f"{BASE}/rest/api/3/version/10042",
+                    "id": "10042",
+                    "name": "1.4.0",
+                    "archived": False,
+                    "released": False,
+                    "releaseDate": "2024-05-03",
+                }
+            ],
+            "project": {
+                "self": f"{BASE}/rest/api/3/project/10000",
+                "id": "10000",
+                "key": "PAY",
+                "name": "Payments",
+            },
             "customfield_10020": n % 8,
             "customfield_10021": None,
         },
@@ -128,7 +156,12 @@ def make_release() -> dict[str, Any]:
             "releaseDate": "2024-05-03",
             "projectId": 10000,
         },
-        "project": {"self": f"{BASE}/rest/api/3/project/10000", "id": "10000", "key": "PAY", "name": "Payments"},
+        "project": {
+            "self": f"{BASE}/rest/api/3/project/10000",
+            "id": "10000",
+            "key": "PAY",
+            "name": "Payments",
+        },
         "issues": [make_issue(n) for n in range(ISSUES)],
     }
 

@@ -15,6 +15,7 @@ from bridgeline.mapping._actions import CompiledAction
 from bridgeline.mapping._context import ISSUE_KEYS, LINK_KEYS, PROJECT_KEYS, TARGET_KEYS, VERSION_KEYS
 from bridgeline.mapping._fields import CompiledField
 from bridgeline.mapping._language import (
+    ACTION_KINDS,
     VERSION_SCOPED,
     Child,
     FieldSpec,
@@ -247,8 +248,7 @@ class Compilation:
     def action(
         self, action: Any, path: Path, names: Names, issue_names: Names, counts: dict[str, int]
     ) -> CompiledAction | None:
-        data = action.model_dump(exclude={"where"})
-        kind = next(iter(data))
+        kind = next(k for k in ACTION_KINDS if k in type(action).model_fields)
         counts[kind] = counts.get(kind, 0) + 1
         label = kind if counts[kind] == 1 else f"{kind}#{counts[kind]}"
         scope = "version" if kind in VERSION_SCOPED else "issue"

@@ -142,7 +142,7 @@ class FieldSpec(Strict):
 
 
 def _field_kind(value: Any) -> str | None:
-    if isinstance(value, dict):
+    if isinstance(value, dict | FieldSpec):
         return "spec"
     if value is None or isinstance(value, str | int | float | bool):
         return "constant"
@@ -182,7 +182,7 @@ class RemovePolicySpec(Strict):
 def _remove_kind(value: Any) -> str | None:
     if isinstance(value, str):
         return "action"
-    if isinstance(value, dict):
+    if isinstance(value, dict | RemovePolicySpec):
         return "spec"
     return None
 
@@ -307,6 +307,8 @@ VERSION_SCOPED = frozenset({"release_version", "version_description", "version_p
 
 
 def _action_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        value = type(value).model_fields
     if not isinstance(value, dict):
         return None
     kinds = [k for k in ACTION_KINDS if k in value]

@@ -297,12 +297,14 @@ class Mapping:
             self._fail(ctx, path, describe(exc))
 
     def _require(self, ctx: dict[str, Any]) -> None:
-        if not isinstance(ctx, dict) or self.source.entity not in ctx:
+        entity = self.source.entity
+        if not isinstance(ctx, dict) or entity not in ctx:
+            article = "an" if entity == "issue" else "a"
             self._fail(
                 ctx if isinstance(ctx, dict) else {},
                 "source",
-                f"a {self.source.entity} mapping needs a context with '{self.source.entity}' "
-                f"(build it with {self.source.entity}_context)",
+                f"{article} {entity} mapping needs a context with '{entity}' "
+                f"(build it with {entity}_context)",
             )
 
     def _fail(self, ctx: dict[str, Any], path: str, reason: str) -> NoReturn:

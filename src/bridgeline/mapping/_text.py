@@ -265,9 +265,7 @@ _INLINE = {"text", "hardBreak", "mention", "emoji", "inlineCard", "status", "dat
 
 
 def _is_block_list(nodes: list[Any]) -> bool:
-    return any(
-        isinstance(n, dict) and _kind(n) not in _INLINE and _kind(n) != "text" for n in nodes
-    )
+    return any(isinstance(n, dict) and _kind(n) not in _INLINE and _kind(n) != "text" for n in nodes)
 
 
 def _epoch_date(value: Any) -> str:
