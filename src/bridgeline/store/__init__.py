@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from bridgeline.store.store import Claim, InboxRow, Store, async_url, redact_url
+from bridgeline.store.store import AppliedAction, Claim, InboxRow, Store, async_url, redact_url
 
-__all__ = ["Claim", "InboxRow", "Store", "async_url", "redact_url"]
+__all__ = ["AppliedAction", "Claim", "InboxRow", "Store", "async_url", "redact_url"]

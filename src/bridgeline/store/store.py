@@ -64,6 +64,16 @@ class Claim:
 
 
 @dataclass(frozen=True, slots=True)
+class AppliedAction:
+    """A reverse action (a Jira write) that must not happen twice."""
+
+    key: str
+    rule: str
+    kind: str
+    link_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class InboxRow:
     """An inbox entry as the status page and the dlq commands show it."""
 
@@ -505,12 +515,37 @@ class Store:
         async with self.engine.connect() as conn:
             return int((await conn.execute(q)).scalar() or 0)
 
-    async def record(self, *, link: Link | None = None, audit: Sequence[AuditEntry] = ()) -> Link | None:
-        """Store a link (insert or update, by mapping + key) together with its audit rows."""
+    async def record(
+        self,
+        *,
+        link: Link | None = None,
+        audit: Sequence[AuditEntry] = (),
+        applied: Sequence[AppliedAction] = (),
+    ) -> Link | None:
+        """Store a link (insert or update, by mapping + key), its audit rows and applied action keys,
+        in one transaction."""
         async with self._tx() as conn:
             saved = await self._save_link(conn, link) if link is not None else None
             await self._audit(conn, audit)
+            now = utcnow()
+            for a in applied:
+                ins = self._insert(t.applied_actions).values(
+                    key=a.key, link_id=a.link_id, rule=a.rule, kind=a.kind, applied_at=now
+                )
+                await conn.execute(ins.on_conflict_do_nothing(index_elements=["key"]))
         return saved
+
+    async def applied_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` were applied already."""
+        c = t.applied_actions.c
+        found: set[str] = set()
+        async with self.engine.connect() as conn:
+            for i in range(0, len(keys), 500):
+                chunk = list(keys[i : i + 500])
+                found.update(
+                    k for (k,) in (await conn.execute(sa.select(c.key).where(c.key.in_(chunk)))).all()
+                )
+        return found
 
     async def audit(self, entries: Sequence[AuditEntry]) -> None:
         async with self._tx() as conn:

@@ -131,6 +131,19 @@ source_marks = sa.Table(
     sa.Index(None, "scope"),
 )
 
+# Jira writes the CAB's answers asked for, by idempotency key: each is applied once, whatever
+# number of events, replays or replicas see the same answer.
+applied_actions = sa.Table(
+    "applied_actions",
+    metadata,
+    sa.Column("key", sa.String(600), primary_key=True),
+    sa.Column("link_id", BigId, sa.ForeignKey("links.id", ondelete="CASCADE")),
+    sa.Column("rule", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("applied_at", UTCDateTime, nullable=False),
+    sa.Index(None, "link_id"),
+)
+
 audit = sa.Table(
     "audit",
     metadata,

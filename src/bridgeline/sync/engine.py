@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,34 +21,11 @@ from bridgeline.mapping import Mapping, Rendered, issue_context, version_context
 from bridgeline.model import AuditEntry, EntityRef, utcnow
 from bridgeline.store import Store
 from bridgeline.sync.mappings import LiveMappings
-from bridgeline.sync.reconcile import DesiredRecord, Outcome, Reconciler, RetirePolicy
+from bridgeline.sync.reconcile import DesiredRecord, Reconciler, RetirePolicy
+from bridgeline.sync.reports import EntityReport, MappingResult
+from bridgeline.sync.reverse import ReverseSync
 
 log = get_logger("bridgeline.engine")
-
-
-@dataclass
-class MappingResult:
-    mapping: str
-    outcome: Outcome | None = None
-    children: list[Outcome] = field(default_factory=list)
-    skipped: str | None = None
-
-
-@dataclass
-class EntityReport:
-    """What processing one entity did."""
-
-    ref: EntityRef
-    results: list[MappingResult] = field(default_factory=list)
-    note: str | None = None
-
-    @property
-    def writes(self) -> int:
-        n = 0
-        for r in self.results:
-            for o in ([r.outcome] if r.outcome else []) + r.children:
-                n += o.action != "noop"
-        return n
 
 
 class _ProjectCache:
@@ -71,6 +47,60 @@ class _ProjectCache:
         return project
 
 
+class JiraReader:
+    """Reads a Jira entity's current state and builds its mapping context (authoritative reads)."""
+
+    def __init__(
+        self, jira: JiraClient, mappings: LiveMappings, projects: set[str], clock: Callable[[], datetime]
+    ) -> None:
+        self.jira = jira
+        self.mappings = mappings
+        self.projects = projects
+        self.clock = clock
+        self._projects = _ProjectCache(jira)
+
+    def issue_fields(self) -> list[str] | None:
+        wanted = self.mappings.current.jira_fields(entity="issue")
+        if wanted is None:
+            return None
+        return sorted(set(BASE_ISSUE_FIELDS) | set(wanted))
+
+    async def context(self, ref: EntityRef) -> tuple[dict[str, Any], str] | None:
+        """``(context, label)`` of a Jira version or issue; None when it no longer exists.
+
+        Raises :class:`PermanentError` for an entity of a project that is not configured.
+        """
+        if ref.kind == "version":
+            try:
+                version = await self.jira.version(ref.id)
+            except NotFound:
+                return None
+            project = await self._project(str(version.get("projectId")))
+            issues = await self.jira.search_all(
+                f"fixVersion = {ref.id} ORDER BY key ASC", fields=self.issue_fields()
+            )
+            label = f"{project.get('key')} {version.get('name')}"
+            return version_context(version, project, issues, self.clock()), label
+        if ref.kind == "issue":
+            try:
+                issue = await self.jira.issue(ref.id, fields=self.issue_fields())
+            except NotFound:
+                return None
+            project = await self._project(str((issue.get("fields") or {}).get("project", {}).get("id")))
+            return issue_context(issue, project, self.clock()), str(issue.get("key"))
+        raise PermanentError(f"bridgeline does not read Jira {ref.kind} entities ({ref})")
+
+    async def _project(self, key_or_id: str) -> dict[str, Any]:
+        project = await self._projects.get(key_or_id)
+        if self.projects and project.get("key") not in self.projects:
+            raise NotConfigured(f"project {project.get('key')} is not among the configured jira.projects")
+        return project
+
+
+class NotConfigured(Exception):
+    """The entity belongs to a project bridgeline is not configured to sync."""
+
+
 class SyncEngine:
     def __init__(
         self,
@@ -86,77 +116,45 @@ class SyncEngine:
         self.mappings = mappings
         self.jira = jira
         self.targets = targets
-        self.projects = set(projects or [])
         self.clock = clock
         self.reconciler = Reconciler(store)
-        self._projects = _ProjectCache(jira) if jira else None
+        self.reader = JiraReader(jira, mappings, set(projects or []), clock) if jira else None
+        self.reverse = ReverseSync(self) if jira else None
 
     async def process(self, ref: EntityRef) -> EntityReport:
-        if ref.system == "jira" and ref.kind == "version":
-            return await self._jira_version(ref)
-        if ref.system == "jira" and ref.kind == "issue":
-            return await self._jira_issue(ref)
+        if ref.system == "jira":
+            return await self._forward(ref)
+        if ref.system in self.targets and self.reverse is not None:
+            return await self.reverse.process(ref)
         return EntityReport(ref, note=f"nothing maps {ref.system} {ref.kind} entities")
 
-    # -- Jira releases ---------------------------------------------------------------------
+    # -- forward: a Jira release or issue -> target records ------------------------------------
 
-    def _issue_fields(self) -> list[str] | None:
-        wanted = self.mappings.current.jira_fields(entity="issue")
-        if wanted is None:
-            return None
-        return sorted(set(BASE_ISSUE_FIELDS) | set(wanted))
-
-    async def _jira_version(self, ref: EntityRef) -> EntityReport:
-        assert self.jira is not None and self._projects is not None
+    async def _forward(self, ref: EntityRef) -> EntityReport:
         report = EntityReport(ref)
-        mappings = self.mappings.current.for_source(system="jira", entity="version")
-        if not mappings:
-            report.note = "no mapping reads Jira versions"
+        mappings = self.mappings.current.for_source(system="jira", entity=ref.kind)
+        if not mappings or self.reader is None:
+            report.note = f"no mapping reads Jira {ref.kind} entities"
             return report
         try:
-            version = await self.jira.version(ref.id)
-        except NotFound:
+            read = await self.reader.context(ref)
+        except NotConfigured as exc:
+            report.note = str(exc)
+            return report
+        if read is None:
             await self.store.audit(
                 [
                     AuditEntry(
                         action="source_deleted",
                         entity=str(ref),
-                        detail="the Jira version no longer exists; its records are left as they are",
+                        detail=f"the Jira {ref.kind} no longer exists; its records are left as they are",
                     )
                 ]
             )
             report.note = "deleted in Jira"
             return report
-        project = await self._projects.get(str(version.get("projectId")))
-        if self.projects and project.get("key") not in self.projects:
-            report.note = f"project {project.get('key')} is not configured"
-            return report
-        fields = self._issue_fields()
-        issues = await self.jira.search_all(f"fixVersion = {ref.id} ORDER BY key ASC", fields=fields)
-        ctx = version_context(version, project, issues, self.clock())
-        await self._apply_all(report, mappings, ctx, label=f"{project.get('key')} {version.get('name')}")
-        return report
-
-    # -- Jira issues -----------------------------------------------------------------------
-
-    async def _jira_issue(self, ref: EntityRef) -> EntityReport:
-        assert self.jira is not None and self._projects is not None
-        report = EntityReport(ref)
-        mappings = self.mappings.current.for_source(system="jira", entity="issue")
-        if not mappings:
-            report.note = "no mapping reads Jira issues"
-            return report
-        try:
-            issue = await self.jira.issue(ref.id, fields=self._issue_fields())
-        except NotFound:
-            report.note = "deleted in Jira"
-            return report
-        project = await self._projects.get(str((issue.get("fields") or {}).get("project", {}).get("id")))
-        if self.projects and project.get("key") not in self.projects:
-            report.note = f"project {project.get('key')} is not configured"
-            return report
-        ctx = issue_context(issue, project, self.clock())
-        await self._apply_all(report, mappings, ctx, label=str(issue.get("key")))
+        ctx, label = read
+        await self._apply_all(report, mappings, ctx, label=label)
         return report
 
     async def _apply_all(

@@ -25,9 +25,10 @@ from bridgeline.connectors.target import TargetConnector
 from bridgeline.errors import BridgelineError
 from bridgeline.log import get_logger, register_secret
 from bridgeline.store import Store
-from bridgeline.sync.engine import EntityReport, SyncEngine
+from bridgeline.sync.engine import SyncEngine
 from bridgeline.sync.mappings import LiveMappings
 from bridgeline.sync.polling import JiraPoller, Poller
+from bridgeline.sync.reports import EntityReport
 from bridgeline.sync.targets import build_pollers, build_targets
 from bridgeline.sync.worker import Worker
 

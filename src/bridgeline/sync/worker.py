@@ -20,7 +20,8 @@ from bridgeline.errors import BridgelineError, ConfigError, NotFound, PermanentE
 from bridgeline.log import get_logger
 from bridgeline.model import AuditEntry
 from bridgeline.store import Claim, Store
-from bridgeline.sync.engine import EntityReport, SyncEngine
+from bridgeline.sync.engine import SyncEngine
+from bridgeline.sync.reports import EntityReport
 
 log = get_logger("bridgeline.worker")
 

@@ -1,0 +1,210 @@
+"""The reverse direction: the CAB's decision and the change's progress become Jira writes.
+
+An ITSM record changed (a poll or a webhook said so). If bridgeline owns it (a link exists), read it
+as it stands, and when what reverse rules can see has changed since it was last seen, evaluate the
+mapping's ``reverse`` rules against the Jira side read fresh. Each resulting action carries an
+idempotency key and is applied once: replays, duplicate events and several replicas never comment or
+transition twice.
+
+Echoes die early: a change made by bridgeline's own forward writes leaves the state reverse rules
+see unchanged (the fields bridgeline pushed are left out of it), so it costs one read and no Jira call.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from bridgeline import metrics
+from bridgeline.errors import NotFound, PermanentError, RemoteRejected, TransitionRefused
+from bridgeline.log import get_logger
+from bridgeline.mapping import ReverseAction
+from bridgeline.model import AuditEntry, EntityRef, Link, Snapshot
+from bridgeline.store import AppliedAction
+from bridgeline.sync.reports import EntityReport
+
+if TYPE_CHECKING:
+    from bridgeline.sync.engine import SyncEngine
+
+log = get_logger("bridgeline.reverse")
+
+# Bookkeeping fields of a record: they change with every write and say nothing about the change.
+_VOLATILE = {"sys_updated_on", "sys_updated_by", "sys_mod_count", "Last Modified Date", "Last Modified By"}
+
+
+def observed_state(target: dict[str, Any], pushed: dict[str, Any]) -> dict[str, Any]:
+    """What reverse rules can see of a record, minus what bridgeline itself wrote and bookkeeping."""
+    fields = target.get("fields") or {}
+    own = {k for k, v in fields.items() if k in pushed and str(pushed[k]) == str(v)}
+    return {
+        **{k: v for k, v in target.items() if k not in ("fields", "url")},
+        "fields": {k: v for k, v in fields.items() if k not in own and k not in _VOLATILE},
+    }
+
+
+class ReverseSync:
+    def __init__(self, engine: SyncEngine) -> None:
+        self.engine = engine
+        self.store = engine.store
+
+    async def process(self, ref: EntityRef) -> EntityReport:
+        report = EntityReport(ref)
+        link = await self.store.link_by_target(ref.system, ref.id)
+        if link is None:
+            report.note = "not a record bridgeline made"
+            return report
+        if link.parent_id is not None:
+            report.note = "child records carry no reverse rules"
+            return report
+        mapping = (
+            self.engine.mappings.current.get(link.mapping)
+            if link.mapping in self.engine.mappings.current
+            else None
+        )
+        if mapping is None:
+            report.note = f"mapping {link.mapping!r} is no longer loaded"
+            return report
+        target_connector = self.engine.targets[ref.system]
+        try:
+            target = await target_connector.read(link.target)
+        except NotFound:
+            await self.store.audit(
+                [
+                    AuditEntry(
+                        action="target_deleted",
+                        entity=link.key,
+                        mapping=link.mapping,
+                        target_system=ref.system,
+                        target_id=ref.id,
+                        target_number=link.target.number,
+                        detail="the record no longer exists in the target",
+                    )
+                ]
+            )
+            report.note = "deleted in the target"
+            return report
+        seen = Snapshot.of(observed_state(target, link.pushed.fields))
+        if link.seen is not None and link.seen.hash == seen.hash:
+            report.note = "nothing new since last seen (an echo of bridgeline's own write, or a repeat)"
+            return report
+        assert self.engine.reader is not None
+        read = await self.engine.reader.context(link.source)
+        if read is None:
+            report.note = f"the Jira {link.source.kind} behind it no longer exists"
+            link.seen = seen
+            await self.store.record(link=link)
+            return report
+        ctx, _label = read
+        ctx = {**ctx, "target": target, "link": _link_view(link, target)}
+        actions = mapping.reverse(ctx)
+        done = await self.store.applied_keys([a.key for a in actions])
+        failures: list[str] = []
+        for action in actions:
+            if action.key in done:
+                continue
+            started = time.perf_counter()
+            try:
+                detail = await self._execute(action, link)
+            except (TransitionRefused, RemoteRejected, NotFound) as exc:
+                failures.append(str(exc))
+                await self.store.audit([self._audit(action, link, started, outcome="error", detail=str(exc))])
+                log.warning("Jira write refused", action=action.kind, issue=action.issue_key, error=str(exc))
+                continue
+            await self.store.record(
+                audit=[self._audit(action, link, started, detail=detail)],
+                applied=[AppliedAction(action.key, action.rule, action.kind, link.id)],
+            )
+            metrics.WRITES.labels("jira", action.kind).inc()
+            report.jira_writes.append(action.key)
+            log.info(
+                "jira " + action.kind,
+                rule=action.rule,
+                issue=action.issue_key or "",
+                version=action.version_id or "",
+                change=link.target.number,
+            )
+        if failures:
+            # `seen` stays as it was: a replay evaluates again and applies only what is still missing
+            raise PermanentError(
+                f"{len(failures)} Jira write(s) for {link.target.number or ref.id} refused: "
+                + "; ".join(failures)
+            )
+        link.seen = seen
+        await self.store.record(link=link)
+        return report
+
+    async def _execute(self, action: ReverseAction, link: Link) -> str | None:
+        jira = self.engine.jira
+        assert jira is not None
+        p = action.params
+        key = action.issue_key
+        kind = action.kind
+        if kind == "transition":
+            assert key
+            moved = await jira.transition(key, p["to"])
+            return None if moved else f"already in {p['to']}"
+        if kind == "comment":
+            assert key
+            await jira.add_comment(key, p["body"])
+            return None
+        if kind == "remote_link":
+            assert key
+            await jira.remote_link(
+                key,
+                global_id=p.get("global_id") or f"bridgeline:{link.target.system}:{link.target.id}",
+                url=p["url"],
+                title=p.get("title") or (link.target.number or link.target.id),
+                summary=p.get("summary"),
+                resolved=p.get("resolved"),
+            )
+            return None
+        if kind == "label":
+            assert key
+            update = [{"add": x} for x in p.get("add") or []] + [{"remove": x} for x in p.get("remove") or []]
+            await jira.edit_issue(key, update={"labels": update})
+            return None
+        if kind == "field":
+            assert key
+            await jira.edit_issue(key, fields=p["fields"])
+            return None
+        if kind == "issue_property":
+            assert key
+            await jira.set_property(key, p["key"], p.get("value"))
+            return None
+        if kind == "release_version":
+            assert action.version_id
+            released = await jira.release_version(action.version_id, p.get("release_date"))
+            return None if released else "already released"
+        if kind == "version_description":
+            assert action.version_id
+            await jira.update_version(action.version_id, {"description": p["description"]})
+            return None
+        raise PermanentError(f"reverse action {kind!r} (rule {action.rule!r}) is not supported for this Jira")
+
+    @staticmethod
+    def _audit(
+        action: ReverseAction, link: Link, started: float, *, outcome: str = "ok", detail: str | None = None
+    ) -> AuditEntry:
+        entity = f"jira:issue:{action.issue_key}" if action.issue_key else f"jira:version:{action.version_id}"
+        return AuditEntry(
+            action=action.kind,
+            entity=entity,
+            mapping=link.mapping,
+            target_system=link.target.system,
+            target_kind=link.target.kind,
+            target_id=link.target.id,
+            target_number=link.target.number,
+            fields={k: v for k, v in action.params.items() if k != "body"} or None,
+            outcome=outcome,
+            detail=detail or f"rule {action.rule}",
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+
+def _link_view(link: Link, target: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "number": link.target.number or target.get("number"),
+        "url": link.target.url or target.get("url"),
+        "system": link.target.system,
+        "id": link.target.id,
+    }
