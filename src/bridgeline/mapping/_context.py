@@ -78,7 +78,7 @@ def version_context(
 def issue_context(issue: dict[str, Any], project: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
     """The context of an issue mapping: ``issue`` (normalized), ``project`` and ``now``."""
     base = _base_url(issue.get("self"))
-    fields = issue.get("fields") if isinstance(issue.get("fields"), dict) else {}
+    fields = _dict(issue.get("fields"))
     proj = _project(project or _dict(fields.get("project")), base)
     return {"issue": _issue(issue, base), "project": proj, "now": _aware(now)}
 

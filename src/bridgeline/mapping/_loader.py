@@ -71,15 +71,14 @@ def load_mapping_set(paths: Iterable[str | os.PathLike[str]]) -> MappingSet:
             continue
         docs, found = load_documents(text, display)
         problems.extend(found)
-        for doc in docs:
-            if not isinstance(doc.data, dict):
-                problems.append(
-                    Problem(*doc.where.root, "", "a mapping document is a mapping of keys to values")
-                )
+        for document in docs:
+            if not isinstance(document.data, dict):
+                message = "a mapping document is a mapping of keys to values"
+                problems.append(Problem(*document.where.root, "", message))
                 continue
-            meta = doc.data.get("metadata")
+            meta = document.data.get("metadata")
             name = meta.get("name") if isinstance(meta, dict) and isinstance(meta.get("name"), str) else None
-            entries.append(_Entry(doc, name, doc.data))
+            entries.append(_Entry(document, name, document.data))
     by_name = _unique_names(entries, problems)
     compiler = Compiler()
     mappings: list[Mapping] = []

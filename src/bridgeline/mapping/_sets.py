@@ -234,11 +234,11 @@ def set_problems(mappings: list[Mapping]) -> list[Problem]:
         for second in mappings[i + 1 :]:
             if first.target.system != second.target.system:
                 continue  # correlation ids are unique per target system
-            key = _overlap(first, second)
-            if key is None:
+            shared = _overlap(first, second)
+            if shared is None:
                 continue
-            mine = _identities(first, key)
-            theirs = _identities(second, key)
+            mine = _identities(first, shared)
+            theirs = _identities(second, shared)
             for identity in sorted(set(mine) & set(theirs)):
                 other = f"mapping '{first.name}' ({first.file}:{first.line}, {mine[identity]})"
                 message = (

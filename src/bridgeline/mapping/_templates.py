@@ -10,7 +10,7 @@ render time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,13 @@ def make_environment() -> ImmutableSandboxedEnvironment:
     env.globals.clear()
     env.globals.update({"range": safe_range, "dict": dict, **_filters.GLOBALS})
     return env
+
+
+def _constant(value: Any) -> Callable[[dict[str, Any]], Any]:
+    def constant(_scope: dict[str, Any]) -> Any:
+        return value
+
+    return constant
 
 
 class CompileError(Exception):
@@ -136,8 +143,7 @@ class Compiler:
     # templates ----------------------------------------------------------------------------------
     def text(self, source: str, names: Names | None) -> Text:
         if not is_template(source):
-            plain = source.strip()
-            return Text(source, lambda _scope, _s=plain: _s, Reads())
+            return Text(source, _constant(source.strip()), Reads())
         ast = self._parse(source)
         reads = self._check(ast, names)
         template = self._compile(ast, source)
@@ -152,7 +158,7 @@ class Compiler:
     # expressions --------------------------------------------------------------------------------
     def expr(self, source: str | bool, names: Names | None) -> Expr:
         if isinstance(source, bool):
-            return Expr(str(source).lower(), lambda _scope, _v=source: _v, Reads())
+            return Expr(str(source).lower(), _constant(source), Reads())
         text = source.strip()
         if text.startswith("{{") or text.startswith("{%"):
             raise CompileError(
@@ -218,18 +224,18 @@ class Compiler:
             ("filter", nodes.Filter, self.env.filters),
             ("test", nodes.Test, self.env.tests),
         ):
-            for used in ast.find_all(node_type):
+            for used in _all(ast, node_type):
                 if used.name not in table:  # Jinja defers these to render time inside conditions
                     problems.append(
                         (used.lineno, f"unknown {kind} '{used.name}'{did_you_mean(used.name, table)}")
                     )
-        for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        for node in _all(ast, nodes.Getattr, nodes.Getitem):
             attr = node.attr if isinstance(node, nodes.Getattr) else _const_str(node.arg)
             if isinstance(attr, str) and attr.startswith("_"):
                 problems.append(
                     (node.lineno, f"'{attr}' is not allowed: templates cannot reach private attributes")
                 )
-        for call in ast.find_all(nodes.Filter):
+        for call in _all(ast, nodes.Filter):
             name = _const_str(call.args[0]) if call.name == "attr" and call.args else None
             if isinstance(name, str) and name.startswith("_"):
                 problems.append((call.lineno, "attr() of a private attribute is not allowed"))
@@ -277,10 +283,10 @@ def _check_keys(ast: nodes.Template, names: Names, undeclared: set[str]) -> list
     """``version.nmae``: a key that the context object does not have."""
     problems: list[tuple[int, str]] = []
     item_vars: set[str] = set()
-    for loop in ast.find_all(nodes.For):
+    for loop in _all(ast, nodes.For):
         if isinstance(loop.target, nodes.Name) and _iterates_issues(loop.iter):
             item_vars.add(loop.target.name)
-    for node in ast.find_all(nodes.Getattr):
+    for node in _all(ast, nodes.Getattr):
         base = node.node
         if not isinstance(base, nodes.Name):
             continue
@@ -297,6 +303,11 @@ def _check_keys(ast: nodes.Template, names: Names, undeclared: set[str]) -> list
     return problems
 
 
+def _all(ast: nodes.Node, *types: type[nodes.Node]) -> Iterator[Any]:
+    """Every node of the given types (typed loosely: Jinja's node attributes are dynamic)."""
+    return ast.find_all(types)
+
+
 def _const_str(node: nodes.Node) -> Any:
     return node.value if isinstance(node, nodes.Const) else None
 
@@ -311,10 +322,10 @@ def _collect_reads(ast: nodes.Template) -> Reads:
     reads = Reads()
     reads.names = set(find_undeclared_variables(ast))
     parents: dict[int, nodes.Node] = {}
-    for parent in ast.find_all(nodes.Node):
+    for parent in _all(ast, nodes.Node):
         for child in parent.iter_child_nodes():
             parents[id(child)] = parent
-    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+    for node in _all(ast, nodes.Getattr, nodes.Getitem):
         key = node.attr if isinstance(node, nodes.Getattr) else _const_str(node.arg)
         root = _root_name(node)
         if root == "target" and isinstance(node.node, nodes.Name) and isinstance(key, str):
@@ -346,10 +357,10 @@ def _collect_reads(ast: nodes.Template) -> Reads:
             used_whole = not (isinstance(parent, nodes.Getattr | nodes.Getitem) and parent.node is node)
             if used_whole:
                 reads.all_fields = True
-    for call in ast.find_all((nodes.Filter, nodes.Call)):
-        name = call.name if isinstance(call, nodes.Filter) else getattr(call.node, "name", None)
-        if isinstance(name, str):
-            reads.filters.add(name)
+    for call in _all(ast, nodes.Filter, nodes.Call):
+        called = call.name if isinstance(call, nodes.Filter) else getattr(call.node, "name", None)
+        if isinstance(called, str):
+            reads.filters.add(called)
         for arg in [*call.args, *(kw.value for kw in call.kwargs)]:
             value = _const_str(arg)
             if isinstance(value, str):

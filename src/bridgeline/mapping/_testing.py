@@ -141,9 +141,9 @@ def check(mapping: Mapping, ctx: dict[str, Any], expect: dict[str, Any]) -> list
     children = [child_dict(c) for c in rendered.children]
     if "children_count" in expect:
         for group, count in expect["children_count"].items():
-            got = sum(1 for c in rendered.children if c.group == group)
-            if got != count:
-                failures.append(f"children_count.{group}: expected {count}, got {got}")
+            made = sum(1 for c in rendered.children if c.group == group)
+            if made != count:
+                failures.append(f"children_count.{group}: expected {count}, got {made}")
     if "children" in expect:
         failures.extend(_match_all(expect["children"], children, "children"))
     if "reverse" in expect or "no_reverse" in expect:

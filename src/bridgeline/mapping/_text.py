@@ -107,7 +107,7 @@ class _Renderer:
             level = level if isinstance(level, int) and 1 <= level <= 6 else 1
             return f"{'#' * level} {text}" if self.md else text
         if kind in ("bulletList", "orderedList", "taskList"):
-            return self.list(node, depth)
+            return self.list_block(node, depth)
         if kind == "codeBlock":
             text = "".join(_str(c.get("text")) for c in content if isinstance(c, dict))
             if self.md:
@@ -155,7 +155,7 @@ class _Renderer:
             parts.append(self.inline(run, depth + 1))
         return sep.join(p for p in parts if p)
 
-    def list(self, node: dict[str, Any], depth: int) -> str:
+    def list_block(self, node: dict[str, Any], depth: int) -> str:
         kind = _kind(node)
         start = _attrs(node).get("order", 1)
         number = start if isinstance(start, int) and not isinstance(start, bool) else 1

@@ -40,7 +40,7 @@ def problems_of(
     return problems
 
 
-def _message(error: dict[str, Any], path: Path, parent_type: Any) -> str:
+def _message(error: Any, path: Path, parent_type: Any) -> str:
     kind = error["type"]
     value = error.get("input")
     ctx = error.get("ctx") or {}

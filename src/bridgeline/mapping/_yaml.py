@@ -23,7 +23,7 @@ Pos = tuple[str, int, int]
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _Loader(_BaseLoader):  # type: ignore[misc]
     """Safe loading without YAML 1.1 surprises (timestamps, yes/no/on/off booleans)."""
 
 
@@ -82,8 +82,9 @@ class SourceMap:
         n = len(prefix)
 
         def move(path: Path) -> Path:
-            if len(path) > n and path[:n] == prefix and isinstance(path[n], int) and path[n] in moves:
-                return (*prefix, moves[path[n]], *path[n + 1 :])
+            index = path[n] if len(path) > n and path[:n] == prefix else None
+            if isinstance(index, int) and index in moves:
+                return (*prefix, moves[index], *path[n + 1 :])
             return path
 
         return SourceMap(
