@@ -62,9 +62,10 @@ def test_the_same_seed_gives_the_same_organisation() -> None:
 
 
 def test_benchmark_scale_is_generated_quickly_and_searched_through_indexes() -> None:
-    started = time.perf_counter()
+    # CPU time of this process (server thread included), so other jobs on the machine do not count
+    started = time.process_time()
     sim = JiraSimulator(seed=1, scale=JiraScale(projects=3, versions=1000, issues=20_000))
-    generated = time.perf_counter() - started
+    generated = time.process_time() - started
     assert len(sim.state.issues) == 20_000 and len(sim.state.versions) == 1000
     assert generated < 3.0, f"20,000 issues took {generated:.2f}s"
     with sim.state.lock:
@@ -72,7 +73,7 @@ def test_benchmark_scale_is_generated_quickly_and_searched_through_indexes() -> 
         in_version = len(sim.state.by_fix_version[version])
     with serve_in_thread(sim.app) as served, httpx.Client(base_url=served.url, auth=BRIDGELINE) as api:
         api.get("/rest/api/3/search/jql", params={"jql": f"fixVersion = {version}"})
-        started = time.perf_counter()
+        started = time.process_time()
         for _ in range(5):
             page = api.get(
                 "/rest/api/3/search/jql", params={"jql": f"fixVersion = {version}", "maxResults": 5000}
@@ -81,6 +82,6 @@ def test_benchmark_scale_is_generated_quickly_and_searched_through_indexes() -> 
                 "/rest/api/3/search/jql",
                 params={"jql": "project = PAY AND updated >= -2h ORDER BY updated ASC", "fields": "updated"},
             )
-        per_pair = (time.perf_counter() - started) / 5
+        per_pair = (time.process_time() - started) / 5
         assert len(page["issues"]) == in_version and recent.status_code == 200
         assert per_pair < 0.25, f"indexed searches over 20,000 issues took {per_pair * 1000:.0f} ms"

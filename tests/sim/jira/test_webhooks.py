@@ -104,10 +104,8 @@ def test_unreachable_receiver_counts_as_a_connection_error(cloud: Served, api: h
 
 def test_duplicates_delays_and_reordering(cloud: Served, api: httpx.Client, receiver: Receiver) -> None:
     register(api, receiver, ["jira:issue_updated"])
-    cloud.sim.webhook_options.update(
-        {"duplicate_rate": 1.0, "reorder_window_ms": 300, "delay_ms": 600, "seed": 7}
-    )
-    cloud.sim.dispatcher.clear()
+    options = {"duplicate_rate": 1.0, "reorder_window_ms": 300, "delay_ms": 600, "seed": 7}
+    assert httpx.put(cloud.url + "/_sim/webhooks/options", json=options).status_code == 200
     keys = [f"PAY-{n}" for n in range(2, 10)]
     for key in keys:
         api.put(f"/rest/api/3/issue/{key}", json={"update": {"labels": [{"add": "train-42"}]}})

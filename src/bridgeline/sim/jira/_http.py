@@ -147,8 +147,6 @@ def api_route(
     sim: JiraSimulator,
     *,
     auth: bool = True,
-    cloud_only: bool = False,
-    dc_only: bool = False,
     anonymous_ok: bool = False,
 ) -> Route:
     """A Starlette route for ``/rest/api/{v}/...`` (or any path) with Jira's rules around it."""
@@ -174,8 +172,6 @@ def api_route(
                 raise JiraError(404, "null for uri: " + str(request.url))
             if sim.mode == "datacenter" and api == 3:
                 raise JiraError(404, "null for uri: " + str(request.url))
-        if (cloud_only and sim.mode != "cloud") or (dc_only and sim.mode != "datacenter"):
-            raise JiraError(404, "null for uri: " + str(request.url))
         sim.dispatcher.ensure_running()
         with sim.state.lock:
             user = authenticate(sim, request.headers.get("authorization"))

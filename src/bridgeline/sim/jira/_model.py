@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-@dataclass
+@dataclass(slots=True)
 class User:
     account_id: str
     name: str  # Data Center username
@@ -26,14 +26,14 @@ class User:
     read_only: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Component:
     id: int
     name: str
     description: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Project:
     id: int
     key: str
@@ -44,7 +44,7 @@ class Project:
     next_issue_number: int = 1
 
 
-@dataclass
+@dataclass(slots=True)
 class Version:
     id: int
     project_id: int
@@ -57,7 +57,7 @@ class Version:
     sequence: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class Comment:
     id: int
     author: str
@@ -67,7 +67,7 @@ class Comment:
     update_author: str
 
 
-@dataclass
+@dataclass(slots=True)
 class RemoteLink:
     id: int
     object: dict[str, Any]
@@ -76,7 +76,7 @@ class RemoteLink:
     relationship: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class History:
     id: int
     author: str
@@ -84,7 +84,7 @@ class History:
     items: list[dict[str, Any]]
 
 
-@dataclass
+@dataclass(slots=True)
 class Issue:
     id: int
     key: str
@@ -126,7 +126,7 @@ class Issue:
         return cls(**values)
 
 
-@dataclass
+@dataclass(slots=True)
 class Webhook:
     id: int
     name: str

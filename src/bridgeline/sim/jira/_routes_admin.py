@@ -187,6 +187,8 @@ async def webhooks(sim: JiraSimulator, request: Request, body: dict[str, Any]) -
 
 async def webhook_options(sim: JiraSimulator, request: Request, body: dict[str, Any]) -> Any:
     sim.webhook_options.update(body)
+    if "seed" in body:
+        sim.dispatcher.reseed()
     return sim.webhook_options.as_dict()
 
 

@@ -8,6 +8,7 @@ the workflow. :class:`JiraScale` asks for more (benchmarks: 1,000 versions, 20,0
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 from dataclasses import dataclass
 from datetime import date
@@ -15,6 +16,7 @@ from datetime import date
 from bridgeline.sim.jira import _adf as adf
 from bridgeline.sim.jira import _catalog as cat
 from bridgeline.sim.jira._clock import DAY_MS, day_offset, from_ms
+from bridgeline.sim.jira._edit import item
 from bridgeline.sim.jira._model import Comment, Component, History, Issue, Project, User, Version
 from bridgeline.sim.jira._state import JiraState
 
@@ -183,6 +185,10 @@ LABELS = (
 TYPE_WEIGHTS = (("Story", 40), ("Bug", 25), ("Task", 20), ("Sub-task", 10), ("Epic", 5))
 PRIORITY_WEIGHTS = (("Highest", 8), ("High", 20), ("Medium", 47), ("Low", 15), ("Lowest", 10))
 IN_FLIGHT = ("In Progress", "In Review", "Ready for Release", "Ready for Release", "Done", "To Do")
+_CUMULATIVE: dict[tuple[tuple[str, int], ...], tuple[list[str], list[int]]] = {
+    table: ([n for n, _ in table], list(itertools.accumulate(w for _, w in table)))
+    for table in (TYPE_WEIGHTS, PRIORITY_WEIGHTS)
+}
 COMMENTS = (
     "Reproduced on staging; the fix is in review.",
     "CAB asked for a rollback plan before approving this one.",
@@ -193,9 +199,8 @@ COMMENTS = (
 
 
 def _weighted(rng: random.Random, table: tuple[tuple[str, int], ...]) -> str:
-    names = [n for n, _ in table]
-    weights = [w for _, w in table]
-    return rng.choices(names, weights)[0]
+    names, cumulative = _CUMULATIVE[table]
+    return rng.choices(names, cum_weights=cumulative)[0]
 
 
 def _checklist(items: tuple[str, ...]) -> adf.Node:
@@ -355,6 +360,15 @@ def seed(state: JiraState, seed_value: int, scale: JiraScale | None = None) -> N
             made.append(version)
         versions_by_project[project.id] = made
 
+    next_release = {
+        pid: next((v.sequence for v in made if not v.released), -1)
+        for pid, made in versions_by_project.items()
+    }
+    release_at = {
+        v.id: now + _days_between(now, v.release_date) * DAY_MS
+        for v in state.versions.values()
+        if v.release_date
+    }
     drafts: list[_Draft] = []
     weights = [len(projects) - i * 0.2 for i in range(len(projects))]
     for n in range(scale.issues):
@@ -370,9 +384,9 @@ def seed(state: JiraState, seed_value: int, scale: JiraScale | None = None) -> N
                 other = rng.choice(versions)
                 if other is not fix[0]:
                     fix.append(other)
-        status = _status_for(rng, fix[0] if fix else None, versions)
+        status = _status_for(rng, fix[0] if fix else None, next_release[project.id])
         if fix and fix[0].release_date:
-            release_ms = now + _days_between(now, fix[0].release_date) * DAY_MS
+            release_ms = release_at[fix[0].id]
             created = min(now - DAY_MS, release_ms - rng.randint(10, 80) * DAY_MS)
         else:
             created = now - rng.randint(1, 180) * DAY_MS
@@ -475,13 +489,12 @@ class _Draft:
     reporter: str
 
 
-def _status_for(rng: random.Random, primary: Version | None, versions: list[Version]) -> str:
+def _status_for(rng: random.Random, primary: Version | None, next_release: int) -> str:
     """Issues of released versions are done, of the next release in flight, of later ones waiting."""
     if primary is None:
         return rng.choice(("To Do", "To Do", "In Progress", "In Review", "Done"))
     if primary.released:
         return "Done" if rng.random() < 0.92 else "Ready for Release"
-    next_release = next((v.sequence for v in versions if not v.released), -1)
     if primary.sequence == next_release:
         return rng.choice(IN_FLIGHT)
     return rng.choice(("To Do", "To Do", "To Do", "In Progress"))
@@ -491,38 +504,28 @@ def _days_between(now_ms: int, iso_date: str) -> int:
     return (date.fromisoformat(iso_date) - from_ms(now_ms).date()).days
 
 
+def _step_items(before: str, after: str) -> list[dict[str, str | None]]:
+    old, new = cat.STATUS_BY_NAME[before.lower()], cat.STATUS_BY_NAME[after.lower()]
+    items = [item("status", "status", old.id, old.name, new.id, new.name)]
+    if new.name == "Done":
+        items.append(item("resolution", "resolution", None, None, cat.RESOLUTIONS["Done"], "Done"))
+    return items
+
+
+# One item list per workflow step, shared by every seeded history (histories are never edited in place).
+_STEP_ITEMS = [_step_items(a, b) for a, b in zip(cat.FORWARD_PATH, cat.FORWARD_PATH[1:], strict=False)]
+
+
 def _history(state: JiraState, issue: Issue) -> None:
     """Status changes from To Do to the issue's status, spread between created and updated."""
-    path = list(cat.FORWARD_PATH[: cat.FORWARD_PATH.index(issue.status) + 1])
-    steps = len(path) - 1
+    steps = cat.FORWARD_PATH.index(issue.status)
     author = issue.assignee or issue.reporter
+    span = issue.updated - issue.created
+    counters = state.counters
     for k in range(steps):
-        at = issue.created + (issue.updated - issue.created) * (k + 1) // max(1, steps)
-        before, after = cat.STATUS_BY_NAME[path[k].lower()], cat.STATUS_BY_NAME[path[k + 1].lower()]
-        items: list[dict[str, str | None]] = [
-            {
-                "field": "status",
-                "fieldtype": "jira",
-                "fieldId": "status",
-                "from": before.id,
-                "fromString": before.name,
-                "to": after.id,
-                "toString": after.name,
-            }
-        ]
-        if after.name == "Done":
-            items.append(
-                {
-                    "field": "resolution",
-                    "fieldtype": "jira",
-                    "fieldId": "resolution",
-                    "from": None,
-                    "fromString": None,
-                    "to": cat.RESOLUTIONS["Done"],
-                    "toString": "Done",
-                }
-            )
-            issue.resolution = "Done"
-            issue.resolution_date = at
-        issue.histories.append(History(state.counters.next("history"), author, at, items))
+        at = issue.created + span * (k + 1) // steps
+        issue.histories.append(History(counters.next("history"), author, at, _STEP_ITEMS[k]))
+    if steps == len(_STEP_ITEMS):
+        issue.resolution = "Done"
+        issue.resolution_date = issue.histories[-1].created
     issue.status_changed = issue.histories[-1].created if issue.histories else issue.created

@@ -376,12 +376,17 @@ class WebhookDispatcher:
             await asyncio.sleep(0.01)
         return False
 
+    def reseed(self) -> None:
+        """Restart the chaos dice from ``options.seed`` (duplicates, delays, reordering)."""
+        self._random = random.Random(self.options.seed)
+
     def clear(self) -> None:
+        """Forget queued deliveries and the delivery log."""
         with self._cond:
             self._heap.clear()
             self.log.clear()
             self._cond.notify_all()
-        self._random = random.Random(self.options.seed)
+        self.reseed()
 
 
 def _webhook_fields() -> list[str]:
