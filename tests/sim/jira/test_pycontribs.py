@@ -95,8 +95,9 @@ def test_add_comment_takes_wiki_markup_on_v2(deployment: str, cloud: Served, dc:
     assert again.body == comment.body
 
 
-def test_issue_update_puts_to_its_self_url(cloud: Served) -> None:
-    jira = cloud_client(cloud)
+@pytest.mark.parametrize("deployment", ["cloud", "dc"])
+def test_issue_update_puts_to_its_self_url(deployment: str, cloud: Served, dc: Served) -> None:
+    jira = cloud_client(cloud) if deployment == "cloud" else dc_client(dc)
     issue = jira.issue("WEB-4")
     assert issue.self.endswith(f"/rest/api/2/issue/{issue.id}")
     issue.update(fields={"labels": ["cab-approved", "release-train"]}, notify=False)
@@ -105,8 +106,11 @@ def test_issue_update_puts_to_its_self_url(cloud: Served) -> None:
     assert jira.issue("WEB-4").fields.summary == "Search suggestions ignore diacritics (again)"
 
 
-def test_remote_links_with_the_same_global_id_update_in_place(cloud: Served) -> None:
-    jira = cloud_client(cloud)
+@pytest.mark.parametrize("deployment", ["cloud", "dc"])
+def test_remote_links_with_the_same_global_id_update_in_place(
+    deployment: str, cloud: Served, dc: Served
+) -> None:
+    jira = cloud_client(cloud) if deployment == "cloud" else dc_client(dc)
     change = {"url": "https://itsm.example.com/change_request/CHG0030001", "title": "CHG0030001"}
     first = jira.add_remote_link("OPS-2", change, globalId="bridgeline:servicenow:CHG0030001")
     second = jira.add_remote_link(

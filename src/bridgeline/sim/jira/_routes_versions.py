@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bridgeline.sim.jira import _catalog as cat
+from bridgeline.sim.jira._clock import local_date
 from bridgeline.sim.jira._edit import EditResult, item
 from bridgeline.sim.jira._errors import JiraError, not_found_project, not_found_version
 from bridgeline.sim.jira._http import Ctx, api_route, json_response, no_content
@@ -227,7 +228,7 @@ async def update_version(ctx: Ctx) -> Response:
         if "startDate" in body:
             version.start_date = start_date
         if version.released and not was_released and not version.release_date:
-            version.release_date = ctx.view.timestamp(state.clock.now_ms())[:10]  # type: ignore[index]
+            version.release_date = local_date(state.clock.now_ms(), ctx.view.time_zone).isoformat()
         if move_to is not None and version.released and not was_released:
             _move_unfixed(ctx, version, move_to)
         after = (
