@@ -186,3 +186,41 @@ def test_data_center_validate_query_modes(dc: Served) -> None:
         assert quiet.json()["total"] > 0 and "warningMessages" not in quiet.json()
         unbounded = api.get("/rest/api/2/search", params={"jql": "order by key", "maxResults": 0}).json()
         assert unbounded["total"] == len(dc.sim.state.issues)
+
+
+def test_less_common_clauses_and_functions(cloud: Served, api: httpx.Client) -> None:
+    state = cloud.sim.state
+    pay = project_id(cloud, "PAY")
+    assert set(keys(api, "project = PAY AND summary ~ refund")) == expected(
+        cloud, lambda i: i.project_id == pay and "refund" in i.summary.lower()
+    )
+    assert set(keys(api, "project = PAY AND resolution = Unresolved")) == expected(
+        cloud, lambda i: i.project_id == pay and i.resolution is None
+    )
+    assert set(keys(api, "project = PAY AND statusCategory = done")) == expected(
+        cloud, lambda i: i.project_id == pay and i.status == "Done"
+    )
+    with state.lock:
+        released = {
+            v.id for v in state.versions.values() if v.project_id == pay and v.released and not v.archived
+        }
+        refunds = next(c.id for c in state.projects[pay].components if c.name == "Refunds")
+        parent = next(i for i in state.issues.values() if i.parent_id is not None).parent_id
+    assert set(keys(api, "fixVersion in releasedVersions(PAY)")) == expected(
+        cloud, lambda i: bool(released & set(i.fix_versions))
+    )
+    assert set(keys(api, 'project = PAY AND component = "Refunds"')) == expected(
+        cloud, lambda i: refunds in i.components
+    )
+    assert set(keys(api, f"parent = {parent}")) == expected(cloud, lambda i: i.parent_id == parent)
+    assert set(keys(api, "project = PAY AND key > PAY-100")) == expected(
+        cloud, lambda i: i.project_id == pay and int(i.key.split("-")[1]) > 100
+    )
+    assert keys(api, "project = PAY AND assignee = currentUser()") == []
+    api.put(
+        "/rest/api/3/issue/PAY-6",
+        json={"fields": {"assignee": {"accountId": state.user("bridgeline").account_id}}},
+    )  # type: ignore[union-attr]
+    assert keys(api, "assignee = currentUser()") == ["PAY-6"]
+    assert keys(api, "assignee = bridgeline@example.com AND updated >= startOfDay()") == ["PAY-6"]
+    assert "PAY-6" not in keys(api, "project = PAY AND assignee is EMPTY")

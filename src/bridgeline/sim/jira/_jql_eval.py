@@ -188,7 +188,10 @@ class Evaluator:
         wanted: set[str] = set()
         match_empty = False
         for operand in self._operands(clause):
-            if operand.kind == "empty":
+            unresolved = (
+                kind.name == "resolution" and operand.kind == "value" and operand.text.lower() == "unresolved"
+            )
+            if operand.kind == "empty" or unresolved:
                 match_empty = True
                 continue
             wanted |= self._resolve_values(kind, operand)
