@@ -1,0 +1,133 @@
+"""``POST /webhooks/jira``: Jira's webhook deliveries become inbox events, and nothing else happens here.
+
+The handler checks the signature on the raw body, reads which entities changed, appends them to
+the inbox (de-duplicated on ``X-Atlassian-Webhook-Identifier``, stable across Jira's retries) and
+answers. It makes no remote call: the workers read the current state later.
+
+=====  ================================================================================
+200    accepted (also a repeated delivery, and an event bridgeline does not act on)
+400    the body is not a JSON object; the reason is in the answer
+401    a secret is configured and the signature is missing or wrong: nothing is stored
+404    Jira is not configured
+413    the body is larger than ``server.max_body_bytes``
+503    the database is unavailable: Jira retries later
+=====  ================================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from bridgeline.connectors.jira.webhooks import (
+    IDENTIFIER_HEADER,
+    SIGNATURE_HEADER,
+    parse_delivery,
+    signature_valid,
+)
+from bridgeline.errors import BridgelineError, RetryableError
+from bridgeline.log import get_logger
+from bridgeline.sync.polling import count_received
+
+if TYPE_CHECKING:
+    from bridgeline.sync.service import Service
+
+log = get_logger("bridgeline.webhooks.jira")
+
+router = APIRouter()
+
+RETRY_AFTER_SECONDS = 30
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing more than ``limit`` bytes without reading them all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer(status: int, **body: Any) -> JSONResponse:
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+@router.post("/webhooks/jira")
+async def jira_webhook(request: Request) -> JSONResponse:
+    """Append the events of one Jira delivery to the inbox."""
+    started = time.perf_counter()
+    service: Service = request.app.state.service
+    jira = service.settings.jira
+    if jira is None:
+        return _answer(404, error="Jira is not configured on this bridgeline")
+    limit = service.settings.server.max_body_bytes
+    try:
+        raw = await _read_body(request, limit)
+    except _TooLarge:
+        return _answer(413, error=f"the body is larger than {limit} bytes (server.max_body_bytes)")
+    if jira.webhook_secret is not None:
+        secret = jira.webhook_secret.get_secret_value()
+        if not signature_valid(secret, raw, request.headers.get(SIGNATURE_HEADER)):
+            log.warning(
+                "Jira webhook refused: signature missing or wrong",
+                signed=SIGNATURE_HEADER in request.headers,
+                client=request.client.host if request.client else None,
+            )
+            return _answer(401, error=f"{SIGNATURE_HEADER} is missing or does not match the shared secret")
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return _answer(400, error=f"the body is not valid JSON: {exc}")
+    if not isinstance(payload, dict):
+        return _answer(400, error=f"the body must be a JSON object, not {type(payload).__name__}")
+    identifier = request.headers.get(IDENTIFIER_HEADER) or None
+    try:
+        issue_events = bool(service.mappings.current.for_source(system="jira", entity="issue"))
+    except BridgelineError:
+        issue_events = False
+    delivery = parse_delivery(
+        payload, identifier=identifier, issue_events=issue_events, projects=jira.projects
+    )
+    accepted = 0
+    if delivery.events:
+        try:
+            accepted = await service.store.enqueue(delivery.events)
+        except RetryableError as exc:
+            log.error("Jira webhook not stored; Jira will retry", event=delivery.event, error=str(exc))
+            return _answer(503, error="the inbox is unavailable; try again later")
+        if accepted:
+            count_received(delivery.events)
+    log.debug(
+        "Jira webhook",
+        event=delivery.event,
+        identifier=identifier,
+        events=len(delivery.events),
+        accepted=accepted,
+        ignored=delivery.ignored,
+        ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    body: dict[str, Any] = {
+        "event": delivery.event,
+        "events": len(delivery.events),
+        "accepted": accepted,
+    }
+    if delivery.events and accepted == 0:
+        body["duplicate"] = True
+    if delivery.ignored:
+        body["ignored"] = delivery.ignored
+    return _answer(200, **body)
