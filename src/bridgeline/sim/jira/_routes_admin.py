@@ -111,7 +111,9 @@ async def reset(sim: JiraSimulator, request: Request, body: dict[str, Any]) -> A
 
 
 async def state_dump(sim: JiraSimulator, request: Request, body: dict[str, Any]) -> Any:
-    return sim.state.to_dict()
+    with sim.state.lock:  # to_dict shares values with the live state
+        text = json.dumps(sim.state.to_dict(), ensure_ascii=False, separators=(",", ":"))
+    return Response(text, media_type="application/json")
 
 
 async def save(sim: JiraSimulator, request: Request, body: dict[str, Any]) -> Any:

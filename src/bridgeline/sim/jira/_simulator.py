@@ -121,10 +121,9 @@ class JiraSimulator:
         """Write the state file now (atomically)."""
         if self.state_path is None:
             raise ValueError("this simulator has no state_path")
-        with self.state.lock:
-            data = self.state.to_dict()
+        with self.state.lock:  # the dict shares values with the live state: write it before letting go
+            save_json_atomic(self.state_path, self.state.to_dict())
             self.state.dirty = False
-        save_json_atomic(self.state_path, data)
 
     def save_if_dirty(self) -> None:
         if self.state_path is not None and self.state.dirty:

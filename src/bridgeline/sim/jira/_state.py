@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bridgeline.sim.jira._clock import SimClock
-from bridgeline.sim.jira._model import Component, Issue, Project, User, Version, Webhook
+from bridgeline.sim.jira._model import Component, Issue, Project, User, Version, Webhook, plain
 
 
 class SortedIndex:
@@ -259,16 +259,17 @@ class JiraState:
     # -- persistence -------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        """Everything, for the state file; shares values with the live state (serialize under the lock)."""
         with self.lock:
             return {
                 "format": "bridgeline-jira-sim/1",
                 "mode": self.mode,
                 "seed": self.seed,
-                "users": [asdict(u) for u in self.users.values()],
-                "projects": [asdict(p) for p in self.projects.values()],
-                "versions": [asdict(v) for v in self.versions.values()],
+                "users": [plain(u) for u in self.users.values()],
+                "projects": [plain(p) for p in self.projects.values()],
+                "versions": [plain(v) for v in self.versions.values()],
                 "issues": [i.to_dict() for i in self.issues.values()],
-                "webhooks": [asdict(w) for w in self.webhooks.values()],
+                "webhooks": [plain(w) for w in self.webhooks.values()],
                 "counters": asdict(self.counters),
                 "settings": asdict(self.settings),
             }
