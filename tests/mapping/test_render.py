@@ -287,3 +287,14 @@ def test_children_mistakes_are_refused_at_load(problems, kit) -> None:
         "version mapping (available: issues, now, project, vars, version); `issue` exists inside children "
         "and in issue-scoped reverse actions",
     ]
+
+
+def test_child_groups_must_not_share_identities(problems, kit) -> None:
+    group = """\
+      {name}:
+        for_each: issues
+        identity: "task:{{{{ issue.id }}}}"
+        target: {{system: servicenow, record: change_task}}
+"""
+    text = kit.mapping(body="children:\n" + group.format(name="a") + group.format(name="b"))
+    assert problems(text) == ["mapping.yaml:14:19: children.b.identity: gives 'task:90011' like children.a"]

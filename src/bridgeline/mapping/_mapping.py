@@ -133,11 +133,12 @@ class Mapping:
         fields, provenance = produce_all(variant.fields, scope, variant.target.system, fail)
         children: list[RenderedChild] = []
         policies: dict[str, RemovePolicy] = {}
+        seen: dict[str, str] = {identity: "the parent record"}  # identity -> what rendered it
         for child in variant.children:
             policy_fields, _ = produce_all(child.remove_fields, scope, child.target.system, fail)
             policy = RemovePolicy(child.remove_action, policy_fields)  # type: ignore[arg-type]
             policies[child.name] = policy
-            children.extend(self._children(ctx, child, scope, policy, identity))
+            children.extend(self._children(ctx, child, scope, policy, seen))
         return Rendered(self.name, variant.target, identity, fields, provenance, children, policies)
 
     def _children(
@@ -146,7 +147,7 @@ class Mapping:
         child: CompiledChild,
         scope: dict[str, Any],
         policy: RemovePolicy,
-        parent: str,
+        seen: dict[str, str],
     ) -> list[RenderedChild]:
         base = f"children.{child.name}"
 
@@ -162,7 +163,6 @@ class Mapping:
         if isinstance(items, str | bytes | dict) or not hasattr(items, "__iter__"):
             fail(f"{base}.for_each", f"needs a list, got {type(items).__name__}")
         out: list[RenderedChild] = []
-        seen: dict[str, str] = {parent: "the parent record"}
         for item in items:
             item_scope = {**scope, child.as_name: item}
             if child.where is not None:

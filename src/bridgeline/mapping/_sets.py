@@ -214,8 +214,15 @@ def set_problems(mappings: list[Mapping]) -> list[Problem]:
                 )
             )
         scope = _scope(m, one, m.variant(one))
+        groups: dict[str, str] = {}  # identity -> the child group that rendered it on the probe
         for child in m.variant(one).children:
             ids = _child_identities(child, scope)
+            for identity in ids:
+                other = groups.setdefault(identity, child.name)
+                if other != child.name:
+                    message = f"gives {identity!r} like children.{other}"
+                    problems.append(_problem(m, f"children.{child.name}.identity", message))
+                    break
             if len(ids) == 2 and ids[0] == ids[1]:
                 problems.append(
                     _problem(
