@@ -146,3 +146,8 @@ def test_search_lag_shows_the_previous_state_for_a_while(cloud: Served, api: htt
     clock.advance(5_001)
     assert [i["id"] for i in search(api, jql="project = PAY AND labels = lagging")["issues"]] != []
     assert created["id"] in {i["id"] for i in search(api, jql="project = PAY", maxResults=500)["issues"]}
+
+
+def test_exclusions_alone_apply_to_each_endpoints_default(api: httpx.Client) -> None:
+    fields = api.get("/rest/api/3/issue/PAY-5", params={"fields": "-description"}).json()["fields"]
+    assert "comment" in fields and "description" not in fields, "GET issue defaults to *all"

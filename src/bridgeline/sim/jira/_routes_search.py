@@ -35,8 +35,8 @@ def select_fields(tokens: list[str], default: list[str]) -> list[str] | None:
     tokens = tokens or default
     positive = [t for t in tokens if not t.startswith("-")]
     negative = {_field_id(t[1:]) for t in tokens if t.startswith("-")}
-    if not positive:
-        positive = ["*navigable"]
+    if not positive:  # only exclusions: they apply to the endpoint's default (navigable for /search/jql)
+        positive = ["*navigable"] if default == ["id"] else list(default)
     chosen: list[str] = []
     asked_key = False
     for token in positive:
