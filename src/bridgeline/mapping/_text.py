@@ -81,26 +81,15 @@ class _Renderer:
             return ""
         kind = _kind(node)
         content = _as_list(node.get("content"))
+        if kind == "paragraph":  # by far the most common block
+            return self.inline(content, depth + 1)
         attrs = _attrs(node)
-        if kind in (
-            "doc",
-            "panel",
-            "expand",
-            "nestedExpand",
-            "layoutSection",
-            "layoutColumn",
-            "bodiedExtension",
-            "decisionList",
-            "mediaSingle",
-            "mediaGroup",
-        ):
+        if kind in _CONTAINERS:
             title = _str(attrs.get("title")) if kind in ("expand", "nestedExpand") else ""
             body = self.blocks(content, depth + 1)
             if title:
                 return f"{'**' + title + '**' if self.md else title}\n\n{body}"
             return body
-        if kind == "paragraph":
-            return self.inline(content, depth + 1)
         if kind == "heading":
             text = self.inline(content, depth + 1)
             level = attrs.get("level")
@@ -121,7 +110,7 @@ class _Renderer:
             return "---" if self.md else ""
         if kind == "table":
             return self.table(content, depth)
-        if kind in ("listItem", "taskItem", "decisionItem", "tableCell", "tableHeader", "tableRow"):
+        if kind in _ITEMS:
             return (
                 self.blocks(content, depth + 1)
                 if content and _is_block_list(content)
@@ -142,7 +131,7 @@ class _Renderer:
         parts: list[str] = []
         run: list[Any] = []  # inline nodes at block level are gathered into one paragraph
         for child in nodes:
-            if isinstance(child, dict) and (_kind(child) in _INLINE or _kind(child) == "text"):
+            if isinstance(child, dict) and _kind(child) in _INLINE:
                 run.append(child)
                 continue
             if run:
@@ -217,10 +206,16 @@ class _Renderer:
             if not isinstance(node, dict):
                 continue
             kind = _kind(node)
-            attrs = _attrs(node)
             if kind == "text" or (kind is None and "text" in node):
-                out.append(self.marked(_str(node.get("text")), node.get("marks")))
-            elif kind == "hardBreak":
+                text = node.get("text")
+                marks = node.get("marks")
+                if isinstance(text, str) and not (marks and self.md):
+                    out.append(text)
+                else:
+                    out.append(self.marked(_str(text), marks))
+                continue
+            attrs = _attrs(node)
+            if kind == "hardBreak":
                 out.append("\n")
             elif kind == "mention":
                 text = _str(attrs.get("text") or attrs.get("id"))
@@ -261,7 +256,12 @@ class _Renderer:
         return f"[{text}]({link})" if link else text
 
 
-_INLINE = {"text", "hardBreak", "mention", "emoji", "inlineCard", "status", "date", "mediaInline"}
+_INLINE = frozenset({"text", "hardBreak", "mention", "emoji", "inlineCard", "status", "date", "mediaInline"})
+_CONTAINERS = frozenset(
+    {"doc", "panel", "expand", "nestedExpand", "layoutSection", "layoutColumn", "bodiedExtension",
+     "decisionList", "mediaSingle", "mediaGroup"}
+)  # fmt: skip
+_ITEMS = frozenset({"listItem", "taskItem", "decisionItem", "tableCell", "tableHeader", "tableRow"})
 
 
 def _is_block_list(nodes: list[Any]) -> bool:
