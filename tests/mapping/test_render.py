@@ -298,3 +298,22 @@ def test_child_groups_must_not_share_identities(problems, kit) -> None:
 """
     text = kit.mapping(body="children:\n" + group.format(name="a") + group.format(name="b"))
     assert problems(text) == ["mapping.yaml:14:19: children.b.identity: gives 'task:90011' like children.a"]
+
+
+def test_an_empty_child_identity_fails_the_render(load, kit) -> None:
+    text = kit.mapping(
+        body="""\
+        children:
+          tasks:
+            for_each: issues
+            identity: "{{ '' if issue.summary == 'blank' else 'task:' ~ issue.id }}"
+            target: {system: servicenow, record: change_task}
+        """
+    )
+    mapping = load(text).get("rel")
+    with pytest.raises(RenderError) as info:
+        mapping.render(kit.release([kit.issue(1), kit.issue(2, summary="blank")]))
+    assert (info.value.field, info.value.reason) == (
+        "children.tasks.identity",
+        "the correlation id rendered empty",
+    )

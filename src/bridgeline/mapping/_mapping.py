@@ -172,8 +172,12 @@ class Mapping:
                 except Exception as exc:
                     fail(f"{base}.where", describe(exc))
             identity = self._text(ctx, child.identity, item_scope, f"{base}.identity")
+            if not identity:
+                fail(f"{base}.identity", "the correlation id rendered empty")
             if child.source_key is not None:
                 source_key = self._text(ctx, child.source_key, item_scope, f"{base}.source_key")
+                if not source_key:
+                    fail(f"{base}.source_key", "rendered empty")
             else:
                 item_id = item.get("id") if isinstance(item, dict) else None
                 if item_id is None:
