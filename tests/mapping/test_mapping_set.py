@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bridgeline.errors import ConfigError
 from bridgeline.mapping import MappingSetError, load_mapping_set
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,3 +103,15 @@ def test_a_file_named_twice_is_read_once(tmp_path: Path, write, kit) -> None:
     loaded = load_mapping_set([tmp_path, path])
     assert [m.name for m in loaded.mappings] == ["a"]
     assert loaded.files == (str(tmp_path / "a.yaml"),)
+
+
+def test_the_public_surface() -> None:
+    import bridgeline.mapping as public
+
+    assert sorted(public.__all__) == [
+        "ChildSpec", "Mapping", "MappingSet", "MappingSetError", "MappingTest", "Problem", "RemovePolicy",
+        "Rendered", "RenderedChild", "ReverseAction", "SourceSpec", "TargetSpec", "issue_context",
+        "json_schema", "load_mapping_set", "normalize_issue", "version_context",
+    ]  # fmt: skip
+    assert all(hasattr(public, name) for name in public.__all__)
+    assert issubclass(public.MappingSetError, ConfigError)

@@ -217,3 +217,14 @@ def test_reverse_names_outside_reverse_rules_are_refused(problems, kit) -> None:
         "reverse[0].actions[1].label",
     ]
     assert "a label action needs add or remove" in found[2]
+
+
+def test_a_link_without_a_url_keeps_the_targets(mapping, kit) -> None:
+    ctx = kit.release([kit.issue(1)])
+    (link,) = mapping.reverse(
+        {**ctx, "target": kit.target(state="new"), "link": {"number": "CHG1", "url": None}}
+    )
+    assert (link.params["title"], link.params["url"]) == (
+        "CHG1",
+        "https://sn.example/change_request.do?sys_id=4f1e",
+    )

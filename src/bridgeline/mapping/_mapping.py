@@ -208,7 +208,8 @@ class Mapping:
         target = {**_EMPTY_TARGET, **target}
         target["fields"] = target["fields"] or {}
         scope["target"] = target
-        scope["link"] = {**_default_link(target), **(ctx.get("link") or {})}
+        given = {k: v for k, v in (ctx.get("link") or {}).items() if v is not None}
+        scope["link"] = {**_default_link(target), **given}
         actions: list[ReverseAction] = []
         for rule in variant.rules:
             path = f"reverse.{rule.name}"
