@@ -103,25 +103,45 @@ class JiraSettings(_Section):
 
 
 class OAuthSettings(_Section):
-    grant: Literal["password", "client_credentials"] = "password"
+    """OAuth 2 for ServiceNow: an application registry entry's client id and secret."""
+
+    grant: Literal["password", "client_credentials"] = Field(
+        "password",
+        description="password: as servicenow.username (with a refresh token); "
+        "client_credentials: as the OAuth application's own user",
+    )
     client_id: str
     client_secret: SecretStr
+    token_path: str = Field("/oauth_token.do", description="The instance's token endpoint")
+    refresh_margin: float = Field(
+        60.0, ge=0, description="Seconds before an access token expires that a new one is fetched"
+    )
 
 
 class ServiceNowSettings(_Section):
     """Where ServiceNow is, which API bridgeline writes through, and how it logs in."""
 
     url: str = Field(description="Instance URL, e.g. https://example.service-now.com")
-    api: Literal["table", "change"] = Field("table", description="Table API or Change Management API")
+    api: Literal["table", "change"] = Field(
+        "table",
+        description="Table API or Change Management API; a mapping's target.api overrides it",
+    )
     username: str | None = None
     password: SecretStr | None = None
     oauth: OAuthSettings | None = None
     poll_interval: float = Field(60.0, gt=0)
-    poll_overlap: float = Field(120.0, ge=0)
+    poll_overlap: float = Field(120.0, ge=0, description="Seconds the sys_updated_on cursor re-reads")
+    poll_page_size: int = Field(200, ge=1, le=10000)
     webhook_secret: SecretStr | None = Field(None, description="HMAC secret of the Business Rule's calls")
     webhook_token: SecretStr | None = Field(None, description="or a shared bearer token")
     integration_user: str | None = Field(
-        None, description="bridgeline's own user_name (defaults to username)"
+        None, description="bridgeline's own user_name (defaults to username); its changes are not echoed"
+    )
+    transaction_limit: float = Field(
+        60.0,
+        ge=0,
+        description="Seconds after which the instance has surely ended a request (its REST transaction "
+        "limit); a create whose outcome is unknown is not repeated before then",
     )
     timeout: float = Field(30.0, gt=0)
     max_concurrency: int = Field(8, ge=1)
@@ -135,29 +155,57 @@ class ServiceNowSettings(_Section):
 
     @model_validator(mode="after")
     def _auth(self) -> ServiceNowSettings:
-        if not self.password:
+        if self.oauth is not None and self.oauth.grant == "client_credentials":
+            return self
+        if not (self.username and self.password):
+            how = "the OAuth password grant" if self.oauth is not None else "Basic auth"
             raise ValueError(
-                "set servicenow.username and servicenow.password (also needed for the OAuth password grant)"
+                f"set servicenow.username and servicenow.password ({how}), "
+                "or servicenow.oauth with grant: client_credentials"
             )
-        if not self.username and not (self.oauth and self.oauth.grant == "client_credentials"):
-            raise ValueError("servicenow.password needs servicenow.username")
         return self
+
+    @property
+    def own_user(self) -> str | None:
+        """The user_name bridgeline's writes carry (``sys_updated_by``)."""
+        return self.integration_user or self.username
 
 
 class RemedySettings(_Section):
-    url: str
+    """Where BMC Remedy / Helix ITSM (AR System REST) is and how bridgeline logs in."""
+
+    url: str = Field(description="AR REST base URL, e.g. https://remedy.example.com:8443")
     username: str
     password: SecretStr
     poll_interval: float = Field(60.0, gt=0)
-    poll_overlap: float = Field(120.0, ge=0)
+    poll_overlap: float = Field(120.0, ge=0, description="Seconds the Last Modified Date cursor re-reads")
+    poll_page_size: int = Field(200, ge=1, le=2000)
+    integration_user: str | None = Field(
+        None, description="bridgeline's own login (defaults to username); its changes are not echoed"
+    )
+    web_url: str | None = Field(None, description="Mid-tier URL for links people open (defaults to url)")
+    ar_server: str = Field("remedy", description="AR server name in mid-tier links (/arsys/forms/<server>)")
+    task_correlation_field: str = Field(
+        "Character 01", description="TMS:Task field that carries a change task's correlation id"
+    )
+    create_settle_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="A create whose outcome is unknown is not repeated before this many seconds passed",
+    )
     timeout: float = Field(30.0, gt=0)
     max_concurrency: int = Field(8, ge=1)
+    requests_per_second: float = Field(0.0, ge=0, description="client-side pacing; 0 = none")
     verify: bool | str = True
 
     @field_validator("url")
     @classmethod
     def _strip_slash(cls, v: str) -> str:
         return v.rstrip("/")
+
+    @property
+    def own_user(self) -> str:
+        return self.integration_user or self.username
 
 
 class WorkerSettings(_Section):

@@ -1,7 +1,11 @@
 """ServiceNow REST: the Table API (``/api/now/table``), in ServiceNow's own terms.
 
 All values travel as strings; reference fields are read with ``sysparm_exclude_reference_link``
-so they come back as plain sys_ids.
+so they come back as plain sys_ids. ::
+
+    client = ServiceNowClient.from_settings(settings.servicenow)
+    async for row in client.query("change_request", "correlation_idSTARTSWITHjira:", fields=["number"]):
+        ...
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 import httpx
 
 from bridgeline.connectors.http import HttpClient, RetryPolicy
+from bridgeline.connectors.servicenow.auth import servicenow_auth
 
 
 def servicenow_error_parser(response: httpx.Response) -> tuple[str, Any]:
@@ -43,11 +48,10 @@ class ServiceNowClient:
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
     ) -> ServiceNowClient:
-        auth = httpx.BasicAuth(settings.username, settings.password.get_secret_value())
         http = HttpClient(
             "servicenow",
             settings.url,
-            auth=auth,
+            auth=servicenow_auth(settings),
             timeout=settings.timeout,
             max_concurrency=settings.max_concurrency,
             requests_per_second=settings.requests_per_second,
@@ -75,8 +79,12 @@ class ServiceNowClient:
         fields: Sequence[str] | None = None,
         limit: int | None = None,
         page_size: int = 500,
+        display_value: str | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Records matching an encoded query, paged by ``sysparm_offset``."""
+        """Records matching an encoded query, paged by ``sysparm_offset``.
+
+        ``display_value="true"`` reads references and choices as people see them (a user's name).
+        """
         path, endpoint = self._path(table)
         offset = 0
         remaining = limit
@@ -87,7 +95,10 @@ class ServiceNowClient:
                 "sysparm_limit": size,
                 "sysparm_offset": offset,
                 "sysparm_exclude_reference_link": "true",
+                "sysparm_suppress_pagination_header": "true",
             }
+            if display_value:
+                params["sysparm_display_value"] = display_value
             if fields:
                 params["sysparm_fields"] = ",".join(fields)
             body = await self.http.get_json(path, params=params, endpoint=endpoint)
@@ -103,11 +114,21 @@ class ServiceNowClient:
                 return
 
     async def first(
-        self, table: str, query: str, *, fields: Sequence[str] | None = None
+        self,
+        table: str,
+        query: str,
+        *,
+        fields: Sequence[str] | None = None,
+        display_value: str | None = None,
     ) -> dict[str, Any] | None:
-        async for row in self.query(table, query, fields=fields, limit=1):
+        async for row in self.query(table, query, fields=fields, limit=1, display_value=display_value):
             return row
         return None
+
+    async def all(
+        self, table: str, query: str, *, fields: Sequence[str] | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        return [row async for row in self.query(table, query, fields=fields, limit=limit)]
 
     async def get(self, table: str, sys_id: str, *, fields: Sequence[str] | None = None) -> dict[str, Any]:
         path, endpoint = self._path(table, sys_id)

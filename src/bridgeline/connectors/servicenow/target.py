@@ -1,40 +1,53 @@
-"""ServiceNow as a target: find by correlation id, create, update only what changed, retire.
+"""ServiceNow as a target: find by correlation id, create, update only what changed, walk states, retire.
 
-Creating is made safe against unknown outcomes (a timeout, a connection cut after the request
-was sent, the 60 s transaction limit): before anything is sent again the record is looked up by
-its correlation id, so a create is never repeated blindly.
+Two ways in, chosen per mapping (``options["api"]``, default from the settings):
+
+- ``table``: ``change_request`` and ``change_task`` through the Table API, the task pointing at
+  its change through ``change_request``; states are walked along the model bridgeline knows.
+- ``change``: the Change Management API: a normal, emergency or standard change (from a template,
+  by sys_id or name), tasks under ``/change/{id}/task``, states walked as ``/nextstates`` allows.
+  Updates of change tasks go through the Table API in both modes (a task is a plain record).
+
+Creating is safe against unknown outcomes (a timeout, a connection cut after the request was
+sent): the record is looked up by its correlation id before anything is sent again, and when it is
+not there yet the retry waits until the instance has surely ended the first request (its REST
+transaction limit), so a slow create that still lands never gets a twin.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
-from bridgeline.connectors.http import TransientHTTPError
+import httpx
+
+from bridgeline.connectors.http import RetryPolicy, TransientHTTPError
+from bridgeline.connectors.servicenow import states
+from bridgeline.connectors.servicenow.changeapi import ChangeApiClient
 from bridgeline.connectors.servicenow.client import ServiceNowClient
-from bridgeline.errors import RetryableError
+from bridgeline.connectors.servicenow.reading import RecordReader, server_message
+from bridgeline.connectors.servicenow.references import SYS_ID, ReferenceResolver
+from bridgeline.errors import PermanentError, RemoteRejected, RetryableError, TransitionRefused
+from bridgeline.log import get_logger
 from bridgeline.model import TargetRef, WriteResult
 
-CHANGE_STATES = {
-    "-5": "new",
-    "-4": "assess",
-    "-3": "authorize",
-    "-2": "scheduled",
-    "-1": "implement",
-    "0": "review",
-    "3": "closed",
-    "4": "canceled",
-}
+log = get_logger("bridgeline.servicenow")
+
 # What "cancel" and "close" mean for each record type, when the mapping does not say.
 RETIRE_DEFAULTS: dict[str, dict[str, dict[str, str]]] = {
     "change_request": {
-        "cancel": {"state": "4"},
-        "close": {"state": "3", "close_code": "successful", "close_notes": "Closed by bridgeline"},
+        "cancel": {"state": states.CANCELED},
+        "close": {"state": states.CLOSED, "close_code": "successful", "close_notes": "Closed by bridgeline"},
     },
     "change_task": {
         "cancel": {"state": "4", "close_notes": "Cancelled by bridgeline: removed from the release"},
         "close": {"state": "3", "close_notes": "Closed by bridgeline"},
     },
 }
+# Set by the Change API itself on create: not worth a warning when it says it ignored them.
+_CREATE_MANAGED = {"state", "type", "approval", "number", "change_request", "parent"}
+_MAX_STEPS = 12
 
 
 def _clean(value: Any) -> str:
@@ -47,13 +60,44 @@ def _clean(value: Any) -> str:
 
 
 class ServiceNowTarget:
-    """Table API target (``servicenow.api: table``)."""
+    """Change requests and change tasks in ServiceNow, through the Table API or the Change API."""
 
     system = "servicenow"
 
-    def __init__(self, client: ServiceNowClient, *, base_url: str) -> None:
+    def __init__(
+        self,
+        client: ServiceNowClient,
+        *,
+        base_url: str,
+        api: str = "table",
+        transaction_limit: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
+        self.change_api = ChangeApiClient(client.http)
+        self.references = ReferenceResolver(client)
+        self.reader = RecordReader(client)
         self.base_url = base_url.rstrip("/")
+        self.default_api = api
+        self.transaction_limit = transaction_limit
+        self.clock = clock
+        self._templates: dict[str, str] = {}
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Any,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> ServiceNowTarget:
+        client = ServiceNowClient.from_settings(settings, transport=transport, retry=retry)
+        return cls(
+            client, base_url=settings.url, api=settings.api, transaction_limit=settings.transaction_limit
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
     def record_url(self, ref: TargetRef) -> str:
         return f"{self.base_url}/{ref.kind}.do?sys_id={ref.id}"
@@ -61,6 +105,14 @@ class ServiceNowTarget:
     def _ref(self, kind: str, record: dict[str, Any]) -> TargetRef:
         ref = TargetRef(self.system, kind, str(record["sys_id"]), record.get("number") or None)
         return TargetRef(ref.system, ref.kind, ref.id, ref.number, self.record_url(ref))
+
+    def _api(self, options: dict[str, Any] | None) -> str:
+        api = (options or {}).get("api") or self.default_api
+        if api not in ("table", "change"):
+            raise PermanentError(f"servicenow: unknown api {api!r} (use table or change)")
+        return str(api)
+
+    # -- finding -----------------------------------------------------------------------------
 
     async def find(
         self,
@@ -70,13 +122,24 @@ class ServiceNowTarget:
         parent: TargetRef | None = None,
         options: dict[str, Any] | None = None,
     ) -> WriteResult | None:
-        query = f"correlation_id={correlation_id}"
+        """The record carrying ``correlation_id`` (the oldest, should there be several)."""
+        query = f"correlation_id={_escape(correlation_id)}"
+        use_change_api = self._api(options) == "change" and kind == "change_request"
         if parent is not None and kind == "change_task":
             query += f"^change_request={parent.id}"  # the same issue may be in two releases
-        record = await self.client.first(kind, query + "^ORDERBYsys_created_on")
+        query += "^ORDERBYsys_created_on"
+        if use_change_api:
+            rows = await self.change_api.query(query, limit=1)
+            record = rows[0] if rows else None
+        else:
+            record = await self.client.first(kind, query)
         if record is None:
             return None
+        # journal fields read back empty: what was last appended is what they hold, for comparison
+        record.update(await self.reader.last_journal(kind, str(record["sys_id"])))
         return WriteResult("adopt", self._ref(kind, record), record=record)
+
+    # -- creating ----------------------------------------------------------------------------
 
     async def create(
         self,
@@ -87,60 +150,203 @@ class ServiceNowTarget:
         parent: TargetRef | None = None,
         options: dict[str, Any] | None = None,
     ) -> WriteResult:
-        values = {k: _clean(v) for k, v in fields.items()}
+        options = options or {}
+        api = self._api(options)
+        values = await self.references.resolve({k: _clean(v) for k, v in fields.items()})
+        wanted_state: str | None = None
+        if kind == "change_request":
+            # a change starts in New; a later state is reached step by step once it exists
+            wanted_state = values.pop("state", "") or None
+        elif kind == "change_task" and values.get("state"):
+            values["state"] = states.task_state(values["state"])  # tasks move freely
         values["correlation_id"] = correlation_id
         values.setdefault("correlation_display", "bridgeline")
-        if parent is not None and kind == "change_task":
-            values["change_request"] = parent.id
+        sent_at = self.clock()
         try:
-            record = await self.client.insert(kind, values)
+            record, ignored = await self._insert(kind, values, parent, options, api)
         except TransientHTTPError as exc:
             if not exc.maybe_applied:
                 raise
             # The create may have happened: look before anyone tries again.
-            found = await self.find(kind, correlation_id, parent=parent)
-            if found is not None:
-                return found
-            raise RetryableError(
-                f"creating a {kind} for {correlation_id} had an unknown outcome; it was not created, "
-                "will retry"
-            ) from exc
+            found = await self.find(kind, correlation_id, parent=parent, options=options)
+            if found is None:
+                raise self._not_created(kind, correlation_id, exc, sent_at) from exc
+            log.info("an unknown-outcome create did happen", kind=kind, number=found.target.number)
+            record, ignored = found.record, []
+        if ignored:
+            log.warning(
+                "ServiceNow ignored fields of a create",
+                kind=kind,
+                number=record.get("number"),
+                fields=sorted(set(ignored) - _CREATE_MANAGED),
+            )
+        if wanted_state is not None:
+            values["state"] = wanted_state
+            record = await self._walk(kind, record, states.change_state(wanted_state), api, {})
         return WriteResult("create", self._ref(kind, record), fields=values, record=record)
+
+    async def _insert(
+        self,
+        kind: str,
+        values: dict[str, Any],
+        parent: TargetRef | None,
+        options: dict[str, Any],
+        api: str,
+    ) -> tuple[dict[str, Any], list[str]]:
+        if kind == "change_task":
+            if parent is None:
+                raise PermanentError("servicenow: a change_task is made under its change request (no parent)")
+            if api == "change":
+                written = await self.change_api.create_task(parent.id, values)
+                return written.record, written.ignored
+            values["change_request"] = parent.id
+            return await self.client.insert(kind, values), []
+        if kind == "change_request":
+            change_type = str(options.get("type") or values.get("type") or "normal").lower()
+            if api == "change":
+                values.pop("type", None)
+                template = None
+                if change_type == "standard":
+                    if not options.get("template"):
+                        raise PermanentError("servicenow: a standard change needs target.template")
+                    template = await self._template(str(options["template"]))
+                written = await self.change_api.create(change_type, values, template=template)
+                return written.record, written.ignored
+            values.setdefault("type", change_type)
+        return await self.client.insert(kind, values), []
+
+    def _not_created(
+        self, kind: str, correlation_id: str, exc: TransientHTTPError, sent_at: float
+    ) -> RetryableError:
+        # An instance that answered (500) has ended the transaction: what we found is final. One that
+        # did not answer (timeout, cut connection, gateway 504) may still be working on it.
+        answered = exc.status is not None and exc.status != 504
+        wait = 0.0 if answered else max(0.0, self.transaction_limit - (self.clock() - sent_at))
+        return RetryableError(
+            f"creating a {kind} for {correlation_id} had an unknown outcome ({exc}); it is not there "
+            + (f"yet, so it is looked for again in {wait:.0f}s before a retry" if wait else "; will retry"),
+            retry_after=wait or None,
+        )
+
+    async def _template(self, template: str) -> str:
+        """A standard change template's sys_id, from its sys_id or its name (looked up once)."""
+        if SYS_ID.match(template):
+            return template
+        if template not in self._templates:
+            rows = await self.change_api.templates(f"name={_escape(template)}", fields=["sys_id", "name"])
+            if not rows:
+                raise PermanentError(
+                    f"servicenow: no standard change template named {template!r}; "
+                    "give target.template as a template's sys_id or exact name"
+                )
+            self._templates[template] = str(rows[0]["sys_id"])
+        return self._templates[template]
+
+    # -- updating ----------------------------------------------------------------------------
 
     async def update(
         self, ref: TargetRef, fields: dict[str, Any], *, options: dict[str, Any] | None = None
     ) -> WriteResult:
-        values = {k: _clean(v) for k, v in fields.items()}
-        record = await self.client.patch(ref.kind, ref.id, values)
+        api = self._api(options)
+        values = await self.references.resolve({k: _clean(v) for k, v in fields.items()})
+        record = await self._write(ref, values, api)
         return WriteResult("update", self._ref(ref.kind, record), fields=values, record=record)
 
     async def retire(
         self, ref: TargetRef, action: str, fields: dict[str, Any], *, options: dict[str, Any] | None = None
     ) -> WriteResult:
+        api = self._api(options)
         values = {
             **RETIRE_DEFAULTS.get(ref.kind, {}).get(action, {}),
-            **{k: _clean(v) for k, v in fields.items()},
+            **await self.references.resolve({k: _clean(v) for k, v in fields.items()}),
         }
-        record = await self.client.patch(ref.kind, ref.id, values)
+        record = await self._write(ref, values, api)
         return WriteResult("retire", self._ref(ref.kind, record), fields=values, record=record)
 
-    async def read(self, ref: TargetRef) -> dict[str, Any]:
-        record = await self.client.get(ref.kind, ref.id)
-        state = str(record.get("state", ""))
-        return {
-            "system": self.system,
-            "record": ref.kind,
-            "number": record.get("number"),
-            "url": self.record_url(ref),
-            "state": CHANGE_STATES.get(state, state) if ref.kind == "change_request" else state,
-            "raw_state": state,
-            "approval": record.get("approval"),
-            "planned_start": record.get("start_date"),
-            "planned_end": record.get("end_date"),
-            "close_code": record.get("close_code"),
-            "close_notes": record.get("close_notes"),
-            "fields": record,
-        }
+    async def _write(self, ref: TargetRef, values: dict[str, Any], api: str) -> dict[str, Any]:
+        if ref.kind == "change_request" and values.get("state"):
+            rest = {k: v for k, v in values.items() if k != "state"}
+            current = await self._current(ref, api)
+            return await self._walk(ref.kind, current, states.change_state(values["state"]), api, rest)
+        if ref.kind == "change_task" and values.get("state"):
+            values = {**values, "state": states.task_state(values["state"])}
+        return await self._patch(ref.kind, ref.id, values, api)
 
-    async def aclose(self) -> None:
-        await self.client.aclose()
+    async def _current(self, ref: TargetRef, api: str) -> dict[str, Any]:
+        if api == "change":
+            return await self.change_api.get(ref.id)
+        return await self.client.get(ref.kind, ref.id, fields=["sys_id", "number", "state", "type"])
+
+    async def _patch(self, kind: str, sys_id: str, values: dict[str, Any], api: str) -> dict[str, Any]:
+        if api == "change" and kind == "change_request":
+            written = await self.change_api.patch(sys_id, values)
+            unexpected = set(written.ignored) - {"number", "type"}
+            if unexpected:
+                log.warning("ServiceNow ignored updated fields", sys_id=sys_id, fields=sorted(unexpected))
+            return written.record
+        return await self.client.patch(kind, sys_id, values)
+
+    # -- the state model ---------------------------------------------------------------------
+
+    async def _walk(
+        self, kind: str, record: dict[str, Any], target: str, api: str, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Move a change request to ``target`` one allowed step at a time; ``values`` go with the
+        first write. A refusal is reported as :class:`TransitionRefused`, never retried blindly."""
+        sys_id = str(record["sys_id"])
+        for _ in range(_MAX_STEPS):
+            current = str(record.get("state") or states.NEW)
+            try:
+                steps = states.way_forward(str(record.get("type") or "normal"), current, target)
+            except states.Refusal as why:
+                raise self._refused(record, target, target, str(why)) from None
+            if not steps:
+                return await self._patch(kind, sys_id, values, api) if values else record
+            step = steps[0]
+            if api == "change":
+                nxt = await self.change_api.next_states(sys_id)
+                if target in nxt.available:
+                    step = target  # this instance's model allows the direct move
+                elif step not in nxt.available:
+                    raise self._refused(record, step, target, _why_not(nxt, step))
+            try:
+                moved = await self._patch(kind, sys_id, {**values, "state": step}, api)
+            except RemoteRejected as exc:
+                if exc.status not in (400, 403):
+                    raise
+                raise self._refused(record, step, target, server_message(exc)) from exc
+            values = {}
+            record = {**record, **moved}
+            if str(record.get("state")) == current:
+                raise self._refused(
+                    record, step, target, f"the instance kept it in {states.label(current)} (state unchanged)"
+                )
+        raise self._refused(record, target, target, f"not reached after {_MAX_STEPS} steps")
+
+    def _refused(self, record: dict[str, Any], step: str, target: str, reason: str) -> TransitionRefused:
+        number = record.get("number") or record.get("sys_id")
+        current = str(record.get("state") or states.NEW)
+        on_the_way = f" on the way to {states.label(target)}" if step != target else ""
+        kind = record.get("type") or "normal"
+        return TransitionRefused(
+            f"ServiceNow refused to move {kind} change {number} from {states.label(current)} to "
+            f"{states.label(step)}{on_the_way}: {reason}"
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def read(self, ref: TargetRef) -> dict[str, Any]:
+        """The record normalized for reverse rules (state names, approval, approver, window, closure)."""
+        return await self.reader.read(ref, self.record_url(ref))
+
+
+def _why_not(nxt: Any, step: str) -> str:
+    transition = nxt.transition(step)
+    allowed = ", ".join(f"{nxt.label(s)} ({s})" for s in nxt.available) or "none"
+    if transition is not None and transition.failed_conditions:
+        return f"condition not met: {', '.join(transition.failed_conditions)}. Allowed next states: {allowed}"
+    return f"not a next state of {nxt.label(nxt.current)}. Allowed next states: {allowed}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("^", "^^")
