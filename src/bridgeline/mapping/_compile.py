@@ -142,7 +142,7 @@ class Compilation:
                 out.append(
                     CompiledField(
                         name, label, origin, value, constant, table, table_name, spec.default, spec.required,
-                        spec.type, spec.tz, spec.max_length,
+                        spec.type, spec.tz, spec.max_length, spec.conflict,
                     )
                 )  # fmt: skip
             else:
@@ -177,7 +177,10 @@ class Compilation:
         fields = self.fields(doc.fields, ("fields",), names, doc.vars)
         children = [self.child(name, child, target, doc.vars) for name, child in doc.children.items()]
         rules = self.rules(doc.reverse)
-        return Variant(target, doc.vars, fields, [c for c in children if c is not None], rules, doc.on_error)
+        conflicts = {f.name: f.conflict or doc.conflict for f in fields if f.conflict or doc.conflict}
+        return Variant(
+            target, doc.vars, fields, [c for c in children if c is not None], rules, doc.on_error, conflicts
+        )
 
     def child(
         self, name: str, child: Child, parent: TargetSpec, vars: dict[str, Any]

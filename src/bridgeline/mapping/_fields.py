@@ -43,6 +43,7 @@ class CompiledField:
     type: str | None = None
     tz: str | None = None
     max_length: int | None = None
+    conflict: str | None = None
 
     @property
     def simple(self) -> bool:

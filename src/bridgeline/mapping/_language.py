@@ -118,6 +118,9 @@ Target = Annotated[
 ]
 
 
+ConflictPolicy = Literal["source_wins", "target_wins", "newest_wins"]
+
+
 class FieldSpec(Strict):
     """A target field with a value map, default, requirement, type coercion or length limit."""
 
@@ -139,6 +142,13 @@ class FieldSpec(Strict):
         None, description="Time zone for reading a datetime without one (a Jira date), e.g. Europe/Berlin."
     )
     max_length: int | None = Field(None, ge=1, description="Cut longer text, ending with an ellipsis (…).")
+    conflict: ConflictPolicy | None = Field(
+        None,
+        description="When the target's copy of this field was edited there: source_wins (bridgeline "
+        "writes it back), target_wins (the edit stands and bridgeline stops writing the field), "
+        "newest_wins (the edit stands until the source changes the field again). Default: the "
+        "mapping's `conflict`.",
+    )
 
 
 def _field_kind(value: Any) -> str | None:
@@ -413,6 +423,12 @@ class MappingDocument(Strict):
     fields: Fields = Field(default_factory=dict)
     children: dict[str, Child] = Field(default_factory=dict)
     reverse: list[ReverseRule] = Field(default_factory=list)
+    conflict: ConflictPolicy | None = Field(
+        None,
+        description="Default conflict policy of the record's fields (see fields.*.conflict). Unset: "
+        "source_wins, except the fields the ITSM workflow changes (state, approval, planned window, "
+        "assignment, closure), which default to newest_wins.",
+    )
     on_error: Literal["dead_letter", "skip", "fail"] = Field(
         "dead_letter",
         description="When a render fails: dead_letter the entity (default), skip it silently, or "

@@ -61,6 +61,7 @@ class Variant:
     children: list[CompiledChild]
     rules: list[CompiledRule]
     on_error: str
+    conflicts: dict[str, str] = field(default_factory=dict)  # field -> declared conflict policy
 
 
 @dataclass(slots=True)
@@ -139,7 +140,16 @@ class Mapping:
             policy = RemovePolicy(child.remove_action, policy_fields)  # type: ignore[arg-type]
             policies[child.name] = policy
             children.extend(self._children(ctx, child, scope, policy, seen))
-        return Rendered(self.name, variant.target, identity, fields, provenance, children, policies)
+        return Rendered(
+            self.name,
+            variant.target,
+            identity,
+            fields,
+            provenance,
+            children,
+            policies,
+            dict(variant.conflicts),
+        )
 
     def _children(
         self,

@@ -83,6 +83,7 @@ class Rendered:
     provenance: dict[str, str]  # field -> which rule produced it
     children: list[RenderedChild]
     on_remove: dict[str, RemovePolicy] = field(default_factory=dict)  # group -> policy for vanished items
+    conflicts: dict[str, str] = field(default_factory=dict)  # field -> declared conflict policy
 
 
 @dataclass(frozen=True, slots=True)

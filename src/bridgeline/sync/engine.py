@@ -205,6 +205,7 @@ class SyncEngine:
             fields=rendered.fields,
             options=_options(rendered.target),
             label=label,
+            conflicts=dict(rendered.conflicts),
         )
         outcome = await self.reconciler.record(target, desired)
         result = MappingResult(mapping.name, outcome)

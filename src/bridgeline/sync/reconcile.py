@@ -42,6 +42,7 @@ class DesiredRecord:
     options: dict[str, Any] = field(default_factory=dict)
     on_remove: RetirePolicy | None = None  # for children: what to do once the source leaves
     label: str | None = None  # how people call the source ("PAY 3.4.0"), kept on the link for display
+    conflicts: dict[str, str] = field(default_factory=dict)  # field -> declared conflict policy
 
 
 @dataclass
@@ -75,20 +76,34 @@ class Reconciler:
         link = await self.store.get_link(desired.mapping, desired.key)
         if link is None:
             return await self._first_write(target, desired, parent)
-        changed = link.pushed.diff(desired.fields)
+        # target_wins fields stay as the target has them; newest_wins edits stand until the source moves
+        yielded = set(link.extra.get("yielded") or [])
+        wanted = {k: v for k, v in desired.fields.items() if k not in yielded}
+        changed = link.pushed.diff(wanted)
+        accepted = dict(link.extra.get("accepted") or {})
+        overruled = sorted(f for f in changed if f in accepted)
+        for name in overruled:
+            del accepted[name]
         reactivated = link.state != "active"
         if not changed and not reactivated:
             return Outcome(link, "noop")
         started = time.perf_counter()
         result = await target.update(link.target, changed, options=desired.options) if changed else None
-        link.pushed = Snapshot.of({**link.pushed.fields, **desired.fields})
+        link.pushed = Snapshot.of({**link.pushed.fields, **wanted})
         link.state = "active"
-        link.extra = {**link.extra, **_extra(desired)}
+        link.extra = {**link.extra, **_extra(desired), "accepted": accepted}
         if result is not None:
             link.target = _merge_ref(link.target, result.target)
+        detail = (
+            f"the source changed {', '.join(overruled)} after an edit in the target (newest wins)"
+            if overruled
+            else None
+        )
         await self.store.record(
             link=link,
-            audit=[self._audit("update", desired, link.target, changed, started)] if changed else [],
+            audit=[self._audit("update", desired, link.target, changed, started, detail=detail)]
+            if changed
+            else [],
         )
         if changed:
             metrics.WRITES.labels(target.system, "update").inc()
@@ -247,6 +262,8 @@ def _extra(desired: DesiredRecord) -> dict[str, Any]:
         extra["on_remove"] = desired.on_remove.as_dict()
     if desired.label:
         extra["label"] = desired.label
+    if desired.conflicts:
+        extra["conflicts"] = dict(desired.conflicts)
     return extra
 
 

@@ -21,6 +21,7 @@ from bridgeline.log import get_logger
 from bridgeline.mapping import ReverseAction
 from bridgeline.model import AuditEntry, EntityRef, Link, Snapshot
 from bridgeline.store import AppliedAction
+from bridgeline.sync import conflicts
 from bridgeline.sync.reports import EntityReport
 
 if TYPE_CHECKING:
@@ -83,7 +84,8 @@ class ReverseSync:
             )
             report.note = "deleted in the target"
             return report
-        seen = Snapshot.of(observed_state(target, link.pushed.fields))
+        await self._settle_conflicts(link, target, target_connector)
+        seen = Snapshot.of(observed_state(target, _expected(link)))
         if link.seen is not None and link.seen.hash == seen.hash:
             report.note = "nothing new since last seen (an echo of bridgeline's own write, or a repeat)"
             return report
@@ -132,6 +134,45 @@ class ReverseSync:
         link.seen = seen
         await self.store.record(link=link)
         return report
+
+    async def _settle_conflicts(self, link: Link, target: dict[str, Any], connector: Any) -> None:
+        """Fields bridgeline wrote that someone edited in the target: apply each field's policy."""
+        same = getattr(connector, "same_value", None)
+        result = conflicts.check(
+            link.target.system,
+            target.get("fields") or {},
+            link.pushed.fields,
+            link.extra,
+            same=(lambda name, ours, theirs: same(link.target.kind, name, ours, theirs)) if same else None,
+        )
+        if not result.conflicts:
+            return
+        entries = [
+            AuditEntry(
+                action="conflict",
+                entity=link.key,
+                mapping=link.mapping,
+                target_system=link.target.system,
+                target_kind=link.target.kind,
+                target_id=link.target.id,
+                target_number=link.target.number,
+                fields={"field": c.field, "bridgeline": c.ours, "target": c.theirs, "policy": c.policy},
+                detail=f"{c.field} was edited in {link.target.system}: "
+                + {
+                    "source_wins": "written back (source wins)",
+                    "target_wins": "the edit stands; bridgeline no longer writes this field",
+                    "newest_wins": "the edit stands until Jira changes it",
+                }[c.policy],
+            )
+            for c in result.conflicts
+        ]
+        if result.restore:
+            await connector.update(link.target, result.restore)
+            metrics.WRITES.labels(link.target.system, "update").inc()
+            target.setdefault("fields", {}).update(result.restore)
+        link.extra = {**link.extra, "accepted": result.accepted, "yielded": sorted(result.yielded)}
+        await self.store.record(link=link, audit=entries)
+        log.info("conflicts settled", change=link.target.number, fields=[c.field for c in result.conflicts])
 
     async def _execute(self, action: ReverseAction, link: Link) -> str | None:
         jira = self.engine.jira
@@ -199,6 +240,11 @@ class ReverseSync:
             detail=detail or f"rule {action.rule}",
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
+
+
+def _expected(link: Link) -> dict[str, Any]:
+    """The values bridgeline expects in the target: what it pushed, and target edits it accepted."""
+    return {**link.pushed.fields, **(link.extra.get("accepted") or {})}
 
 
 def _link_view(link: Link, target: dict[str, Any]) -> dict[str, Any]:
