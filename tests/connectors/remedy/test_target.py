@@ -199,3 +199,12 @@ async def test_poll_reports_status_changes_of_owned_changes_once(
     assert await poller.poll() == 0  # the overlap re-reads it; nothing new
     cursor = await store.get_cursor("remedy:change")
     assert cursor is not None and cursor.isdigit()
+
+
+async def test_values_as_the_mapping_gave_them_compare_equal_to_what_the_entry_holds(
+    target: RemedyTarget,
+) -> None:
+    assert target.same_value("change", "Status", "request for authorization", "Request For Authorization")
+    assert not target.same_value("change", "Status", "Draft", "Request For Authorization")
+    assert target.same_value("change", "Number of Issues", 2, "2")
+    assert not target.same_value("change", "Description", "a", "b")

@@ -221,3 +221,26 @@ async def test_task_states_are_accepted_by_name(table: ServiceNowTarget, snow: S
         "change_task", {"state": "Work in Progress"}, correlation_id="t", parent=change.target
     )
     assert snow.sim.state.get("change_task", task.target.id)["state"] == "2"
+
+
+async def test_values_as_the_mapping_gave_them_compare_equal_to_what_the_record_holds(
+    table: ServiceNowTarget, snow: Snow
+) -> None:
+    created = await table.create(
+        "change_request",
+        {"state": "assess", "assignment_group": "Web Platform", "risk": 3.0},
+        correlation_id=CORR,
+    )
+    fresh = snow.target()  # another process: it met no names yet
+    record = (await fresh.read(created.target))["fields"]
+    same = fresh.same_value
+    assert same("change_request", "state", "assess", record["state"])
+    assert same("change_request", "state", "Assess", record["state"])
+    assert not same("change_request", "state", "authorize", record["state"])
+    assert same("change_request", "assignment_group", "Web Platform", record["assignment_group"])  # learned
+    assert not same("change_request", "assignment_group", "Payments Platform", record["assignment_group"])
+    assert same("change_request", "risk", 3.0, record["risk"])
+    assert same("change_task", "state", "Open", "1") and not same(
+        "change_task", "state", "Closed Complete", "1"
+    )
+    await fresh.aclose()

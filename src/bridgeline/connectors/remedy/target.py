@@ -315,3 +315,20 @@ class RemedyTarget:
     async def read(self, ref: TargetRef) -> dict[str, Any]:
         """The change normalized for reverse rules (status name, approval, approver, window, reason)."""
         return await self.reader.read(ref, self.record_url(ref))
+
+    def same_value(self, kind: str, name: str, ours: Any, theirs: Any) -> bool:
+        """Whether a value bridgeline wrote is what the entry now holds (``3`` is ``"3"``, a status
+        in any case is its label)."""
+        a = "" if ours is None else str(ours).strip()
+        b = "" if theirs is None else str(theirs).strip()
+        if a == b:
+            return True
+        if name in (STATUS, "Status") and kind == "change":
+            try:
+                return flow.status_label(a) == b
+            except PermanentError:
+                return False
+        try:
+            return float(a) == float(b)
+        except ValueError:
+            return False

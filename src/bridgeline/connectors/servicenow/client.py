@@ -130,9 +130,18 @@ class ServiceNowClient:
     ) -> list[dict[str, Any]]:
         return [row async for row in self.query(table, query, fields=fields, limit=limit)]
 
-    async def get(self, table: str, sys_id: str, *, fields: Sequence[str] | None = None) -> dict[str, Any]:
+    async def get(
+        self,
+        table: str,
+        sys_id: str,
+        *,
+        fields: Sequence[str] | None = None,
+        display_value: str | None = None,
+    ) -> dict[str, Any]:
         path, endpoint = self._path(table, sys_id)
         params: dict[str, Any] = {"sysparm_exclude_reference_link": "true"}
+        if display_value:
+            params["sysparm_display_value"] = display_value
         if fields:
             params["sysparm_fields"] = ",".join(fields)
         body = await self.http.get_json(path, params=params, endpoint=endpoint)

@@ -18,6 +18,7 @@ from typing import Any
 
 from bridgeline.connectors.servicenow import states
 from bridgeline.connectors.servicenow.client import ServiceNowClient
+from bridgeline.connectors.servicenow.references import REFERENCE_FIELDS, ReferenceResolver
 from bridgeline.errors import RemoteRejected
 from bridgeline.log import get_logger
 from bridgeline.model import TargetRef
@@ -47,11 +48,16 @@ def _display(field: Any) -> str:
 
 
 class RecordReader:
-    def __init__(self, client: ServiceNowClient) -> None:
+    def __init__(self, client: ServiceNowClient, references: ReferenceResolver) -> None:
         self.client = client
+        self.references = references
 
     async def read(self, ref: TargetRef, url: str) -> dict[str, Any]:
-        record = await self.client.get(ref.kind, ref.id)
+        both = await self.client.get(ref.kind, ref.id, display_value="all")
+        record = {k: _value(v) for k, v in both.items()}
+        for name in REFERENCE_FIELDS:  # names seen here compare equal to the sys_ids they stand for
+            if isinstance(both.get(name), dict):
+                self.references.learn(name, _display(both[name]), record[name])
         raw_state = str(record.get("state", ""))
         approval = record.get("approval") or None
         approver = comment = None

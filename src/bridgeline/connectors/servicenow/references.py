@@ -36,6 +36,17 @@ class ReferenceResolver:
         self._pending: dict[tuple[str, str], asyncio.Future[str]] = {}
         self.lookups = 0  # calls made, for tests and benchmarks
 
+    def learn(self, field: str, name: str, sys_id: str) -> None:
+        """Remember a name seen next to its sys_id (a record read with display values)."""
+        if field in REFERENCE_FIELDS and name and SYS_ID.match(sys_id):
+            self._known.setdefault((REFERENCE_FIELDS[field][0], name), sys_id)
+
+    def known(self, field: str, name: str) -> str | None:
+        """The sys_id a name stands for, if this process has met it."""
+        if field not in REFERENCE_FIELDS:
+            return None
+        return self._known.get((REFERENCE_FIELDS[field][0], name))
+
     async def resolve(self, values: dict[str, Any]) -> dict[str, Any]:
         """``values`` with every reference given by name replaced by its sys_id."""
         out = dict(values)

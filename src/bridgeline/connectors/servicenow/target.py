@@ -76,7 +76,7 @@ class ServiceNowTarget:
         self.client = client
         self.change_api = ChangeApiClient(client.http)
         self.references = ReferenceResolver(client)
-        self.reader = RecordReader(client)
+        self.reader = RecordReader(client, self.references)
         self.base_url = base_url.rstrip("/")
         self.default_api = api
         self.transaction_limit = transaction_limit
@@ -338,6 +338,26 @@ class ServiceNowTarget:
     async def read(self, ref: TargetRef) -> dict[str, Any]:
         """The record normalized for reverse rules (state names, approval, approver, window, closure)."""
         return await self.reader.read(ref, self.record_url(ref))
+
+    def same_value(self, kind: str, name: str, ours: Any, theirs: Any) -> bool:
+        """Whether a value bridgeline wrote (as the mapping gave it) is what the record now holds:
+        ``assess`` is ``-4``, ``Payments Platform`` is the group's sys_id, ``3.0`` is ``3``."""
+        a, b = _clean(ours).strip(), _clean(theirs).strip()
+        if a == b:
+            return True
+        try:
+            if name == "state" and kind == "change_request":
+                return states.change_state(a) == b
+            if name == "state" and kind == "change_task":
+                return states.task_state(a) == b
+        except PermanentError:
+            return False
+        if self.references.known(name, a) == b:
+            return True
+        try:
+            return float(a) == float(b)
+        except ValueError:
+            return False
 
 
 def _why_not(nxt: Any, step: str) -> str:
