@@ -140,9 +140,7 @@ class WebhookDispatcher:
         self._seq = itertools.count()
         self._in_flight = 0
         self.log: list[Delivery] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._workers: dict[asyncio.AbstractEventLoop, tuple[asyncio.Event, asyncio.Task[None]]] = {}
 
     # -- building deliveries ---------------------------------------------------------------------
 
@@ -234,53 +232,60 @@ class WebhookDispatcher:
         self._poke()
 
     def _poke(self) -> None:
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None and not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(wake.set)
-            except RuntimeError:
-                pass
+        for loop, (wake, _) in list(self._workers.items()):
+            if not loop.is_closed():
+                try:
+                    loop.call_soon_threadsafe(wake.set)
+                except RuntimeError:
+                    pass
 
     # -- the delivery task -------------------------------------------------------------------------
 
     def ensure_running(self) -> None:
-        """Start the delivery task in the running loop (the server's), once per loop."""
+        """Start a delivery task in the running loop (the server's), once per loop.
+
+        The same simulator may be served by several servers (each its own loop); their tasks
+        share one outbox.
+        """
         loop = asyncio.get_running_loop()
-        if self._task is not None and self._loop is loop and not self._task.done():
+        current = self._workers.get(loop)
+        if current is not None and not current[1].done():
             return
-        self._loop = loop
-        self._wake = asyncio.Event()
-        self._task = loop.create_task(self._run(), name="jira-sim-webhooks")
+        for other in [lp for lp in self._workers if lp.is_closed()]:
+            del self._workers[other]
+        wake = asyncio.Event()
+        self._workers[loop] = (wake, loop.create_task(self._run(wake), name="jira-sim-webhooks"))
 
     async def stop(self) -> None:
-        task = self._task
-        self._task = None
-        if task is not None:
-            task.cancel()
+        """Stop the running loop's delivery task (the server's lifespan shutdown)."""
+        worker = self._workers.pop(asyncio.get_running_loop(), None)
+        if worker is not None:
+            worker[1].cancel()
             try:
-                await task
+                await worker[1]
             except (asyncio.CancelledError, Exception):
                 pass
 
-    async def _run(self) -> None:
-        assert self._wake is not None
-        async with httpx.AsyncClient() as client:
-            while True:
-                delivery = self._next_due()
-                if delivery is None:
-                    wait = self._seconds_to_next()
-                    self._wake.clear()
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), timeout=wait)
-                    except TimeoutError:
-                        pass
-                    continue
+    async def _run(self, wake: asyncio.Event) -> None:
+        while True:
+            delivery = self._next_due()
+            if delivery is None:
+                wait = self._seconds_to_next()
+                wake.clear()
                 try:
+                    await asyncio.wait_for(wake.wait(), timeout=wait)
+                except TimeoutError:
+                    pass
+                continue
+            try:
+                # a client per delivery: no connection outlives it, so a loop closed while this task
+                # waits leaves nothing to clean up
+                async with httpx.AsyncClient() as client:
                     await self._deliver(client, delivery)
-                finally:
-                    with self._cond:
-                        self._in_flight -= 1
-                        self._cond.notify_all()
+            finally:
+                with self._cond:
+                    self._in_flight -= 1
+                    self._cond.notify_all()
 
     def _next_due(self) -> Delivery | None:
         with self._cond:
@@ -349,7 +354,7 @@ class WebhookDispatcher:
                 "pending": states.count("pending"),
                 "attempts": sum(len(d.attempts) for d in self.log),
                 "drained": not self._heap and self._in_flight == 0,
-                "running": self._task is not None and not self._task.done(),
+                "running": any(not task.done() for _, task in self._workers.values()),
             }
 
     def deliveries(self) -> list[dict[str, Any]]:
