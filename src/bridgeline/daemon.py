@@ -1,7 +1,10 @@
 """``bridgeline run``: the service and its HTTP server in one process, with signal handling.
 
-SIGTERM / SIGINT stop claiming new work, let in-flight work finish, then exit; SIGHUP reloads
-the mappings (an invalid set keeps the previous one live).
+One asyncio loop runs the scheduler's poll jobs, the workers and uvicorn. SIGTERM / SIGINT stop
+claiming new work and make the replica unready; in-flight work finishes (webhooks are still
+accepted into the inbox meanwhile), then the server closes and the process exits 0. A second
+SIGTERM / SIGINT stops at once: unfinished claims return to the inbox when their lease ends.
+SIGHUP reloads the mappings (an invalid set keeps the previous one live).
 """
 
 from __future__ import annotations
@@ -9,14 +12,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 import uvicorn
 
 from bridgeline.config import Settings
-from bridgeline.log import configure_logging, get_logger
+from bridgeline.errors import ConfigError
+from bridgeline.log import configure_logging, get_logger, register_model_secrets, register_secret
 from bridgeline.server import create_app
-from bridgeline.sync.service import Service
+from bridgeline.server.health import ConnectorHealth
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from bridgeline.sync.service import Service
 
 log = get_logger("bridgeline.daemon")
 
@@ -27,57 +39,137 @@ class _Server(uvicorn.Server):
         yield
 
 
-def make_server(service: Service, host: str, port: int) -> uvicorn.Server:
+def protect_secrets(settings: Settings) -> None:
+    """Teach the redactor every configured secret, including the database password."""
+    register_model_secrets(settings)
+    with contextlib.suppress(sa.exc.ArgumentError, ValueError):
+        register_secret(sa.engine.make_url(settings.database_url).password)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so a busy port is a clear error, not uvicorn's exit."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (server.host / server.port)"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def make_server(app: FastAPI) -> uvicorn.Server:
     config = uvicorn.Config(
-        create_app(service),
-        host=host,
-        port=port,
+        app,
         log_config=None,
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=5,
+        server_header=False,
     )
     return _Server(config)
 
 
-async def serve_service(service: Service, host: str, port: int, *, stop: asyncio.Event | None = None) -> None:
-    """Run the service's loops and its HTTP server until ``stop`` (or a signal)."""
+async def serve_service(
+    service: Service,
+    host: str,
+    port: int,
+    *,
+    stop: asyncio.Event | None = None,
+    health: ConnectorHealth | None = None,
+    sock: socket.socket | None = None,
+    on_listening: asyncio.Event | None = None,
+) -> None:
+    """Run the service's loops and its HTTP server until ``stop`` (or a signal), then drain.
+
+    ``sock``: an already bound socket to serve on instead of ``host:port`` (tests bind port 0).
+    """
     stop = stop or service.stopping
-    server = make_server(service, host, port)
+    health = health or ConnectorHealth(service.settings)
+    sock = sock or listen(host, port)
+    server = make_server(create_app(service, health=health, stopping=stop))
     loop = asyncio.get_running_loop()
+    forced = asyncio.Event()
 
     def on_stop() -> None:
-        log.info("stopping: finishing in-flight work")
+        if stop.is_set():
+            log.warning("second stop signal: stopping now; unfinished work returns when its lease ends")
+            forced.set()
+            return
+        log.info(
+            "stopping: no new work is claimed; finishing in-flight work", in_flight=service.worker.in_flight
+        )
         stop.set()
-        server.should_exit = True
 
-    installed: list[int] = []
-    for sig, handler in (
-        (signal.SIGTERM, on_stop),
-        (signal.SIGINT, on_stop),
-        (signal.SIGHUP, service.reload_mappings),
-    ):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
+    def on_reload() -> None:
+        changed = service.reload_mappings()
+        last = service.mappings.last
+        if last is not None and not last.ok:
+            log.error("SIGHUP: the new mappings are invalid; the previous ones stay live")
+        else:
+            log.info("SIGHUP: mappings reloaded" if changed else "SIGHUP: mappings unchanged")
+
+    installed: list[signal.Signals] = []
+    for sig, handler in ((signal.SIGTERM, on_stop), (signal.SIGINT, on_stop), (signal.SIGHUP, on_reload)):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, handler)
             installed.append(sig)
 
-    async def watch() -> None:
-        await stop.wait()
-        server.should_exit = True
-
+    server_task = asyncio.create_task(server.serve(sockets=[sock]), name="http")
+    run_task = asyncio.create_task(service.run(stop), name="service")
+    health_task = asyncio.create_task(health.keep_fresh(stop), name="health")
+    forced_task = asyncio.create_task(forced.wait(), name="forced")
+    if on_listening is not None:
+        while not server.started and not server_task.done():
+            await asyncio.sleep(0.01)
+        on_listening.set()
     try:
-        await asyncio.gather(service.run(stop), server.serve(), watch())
+        done, _ = await asyncio.wait(
+            {run_task, server_task, forced_task}, return_when=asyncio.FIRST_COMPLETED
+        )
+        if forced_task in done:
+            run_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await run_task
+        elif server_task in done and not run_task.done():
+            log.error("the HTTP server stopped unexpectedly; stopping the service")
+            stop.set()
+            await run_task
+        else:
+            run_task.result()  # a crash of the service surfaces here
     finally:
+        stop.set()
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await server_task
+        for task in (health_task, forced_task, run_task):
+            task.cancel()
+        await asyncio.gather(health_task, forced_task, run_task, return_exceptions=True)
+        sock.close()
         for sig in installed:
             loop.remove_signal_handler(sig)
 
 
 async def run_daemon(settings: Settings) -> int:
+    """``bridgeline run``: start everything, serve until stopped, exit 0 after a clean drain."""
+    from bridgeline.sync.service import Service
+
     configure_logging(settings.log_level, settings.log_format)
+    protect_secrets(settings)
     service = await Service.start(settings)
     try:
-        log.info("listening", host=settings.server.host, port=settings.server.port)
+        log.info(
+            "listening",
+            url=f"http://{settings.server.host}:{settings.server.port}",
+            status_page=f"http://{settings.server.host}:{settings.server.port}/status",
+        )
         await serve_service(service, settings.server.host, settings.server.port)
     finally:
         await service.aclose()
+    log.info("bridgeline exited cleanly")
     return 0

@@ -2,17 +2,27 @@
 
 Secrets never reach the output: values of keys that look like credentials are replaced, and
 known secret strings (registered with :func:`register_secret` from the settings) are masked
-wherever they appear, including inside messages and exception text.
+wherever they appear, including inside messages and exception text. Records of the standard
+library's loggers (uvicorn, SQLAlchemy, ...) go through the same redaction and the same renderer,
+so a JSON log stays one JSON object per line.
+
+::
+
+    configure_logging("info", "auto")          # JSON unless stderr is a terminal
+    log = get_logger("bridgeline.sync")
+    log.info("created", entity="jira:version:10042", mapping="release", target="CHG0030001", ms=412.5)
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import sys
 import threading
 from collections.abc import MutableMapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import structlog
 
@@ -22,33 +32,69 @@ _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 _secrets: set[str] = set()
 _lock = threading.Lock()
 REDACTED = "***"
+MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
 
 
 def register_secret(value: str | None) -> None:
-    """Mask ``value`` wherever it appears in log output from now on."""
-    if value and len(value) >= 4:
-        with _lock:
-            _secrets.add(value)
+    """Mask ``value`` (and its URL-encoded forms) wherever it appears in output from now on."""
+    if not value or len(value) < MIN_SECRET_LENGTH:
+        return
+    with _lock:
+        _secrets.update({value, quote(value, safe=""), quote_plus(value)})
+
+
+def register_credentials(user: str | None, secret: str | None) -> None:
+    """Mask ``secret`` and the HTTP Basic form of ``user:secret`` (seen in captured headers)."""
+    register_secret(secret)
+    if user and secret:
+        register_secret(base64.b64encode(f"{user}:{secret}".encode()).decode())
+
+
+def register_model_secrets(model: Any) -> None:
+    """Every secret value in a tree of pydantic models (the settings), with its HTTP Basic form
+    next to a ``username``, ``email`` or ``client_id`` of the same section."""
+    fields = getattr(type(model), "model_fields", None)
+    if fields is None:
+        return
+    for name in fields:
+        value: Any = getattr(model, name, None)
+        if value is not None and hasattr(value, "get_secret_value"):
+            secret = str(value.get_secret_value())
+            register_secret(secret)
+            for user_field in ("username", "email", "client_id"):
+                user = getattr(model, user_field, None)
+                if isinstance(user, str):
+                    register_credentials(user, secret)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                register_model_secrets(item)
+        else:
+            register_model_secrets(value)
 
 
 def redact_text(text: str) -> str:
     """``text`` with registered secrets, auth header values and URL passwords masked."""
-    for secret in sorted(_secrets, key=len, reverse=True):
+    with _lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for secret in known:
         if secret in text:
             text = text.replace(secret, REDACTED)
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + REDACTED, text)
     return _URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + "@", text)
 
 
-def _redact_value(key: str, value: Any) -> Any:
+def redact_value(key: str, value: Any) -> Any:
+    """``value`` as it may be shown under ``key``: credential-like keys hide their value entirely."""
     if _SECRET_KEY.search(key) and value not in (None, "", False):
         return REDACTED
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
-        return {k: _redact_value(str(k), v) for k, v in value.items()}
+        return {k: redact_value(str(k), v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_redact_value(key, v) for v in value]
+        return [redact_value(key, v) for v in value]
+    if isinstance(value, BaseException):
+        return redact_text(str(value))
     return value
 
 
@@ -56,14 +102,30 @@ def redact_processor(
     _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     for key in list(event_dict):
-        event_dict[key] = _redact_value(key, event_dict[key])
+        if key == "event":  # the message itself is text, never a credential's value
+            event_dict[key] = redact_text(str(event_dict[key]))
+        else:
+            event_dict[key] = redact_value(key, event_dict[key])
     return event_dict
 
 
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
-    """Set up structlog and the standard logging bridge. ``fmt``: auto | json | console."""
+    """Set up structlog and the standard logging bridge. ``fmt``: auto | json | console.
+
+    ``auto`` writes JSON unless ``stream`` (stderr by default) is a terminal.
+    """
     stream = stream or sys.stderr
-    console = fmt == "console" or (fmt == "auto" and hasattr(stream, "isatty") and stream.isatty())
+    console = fmt == "console" or (fmt == "auto" and _is_terminal(stream))
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        numeric = logging.INFO
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -72,27 +134,30 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None
         redact_processor,
     ]
     renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=False) if console else structlog.processors.JSONRenderer()
+        structlog.dev.ConsoleRenderer(colors=_is_terminal(stream))
+        if console
+        else structlog.processors.JSONRenderer(default=str)
     )
     structlog.configure(
         processors=[*shared, renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.getLevelName(level.upper()))
+    root.setLevel(numeric)
     for noisy in ("httpx", "httpcore", "uvicorn.access", "apscheduler", "sqlalchemy", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-class _RedactingFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return redact_text(super().format(record))
+        logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
 
 
 def get_logger(name: str | None = None) -> Any:
-    return structlog.get_logger(name)
+    """A structlog logger whose lines carry ``logger=name``."""
+    return structlog.get_logger().bind(logger=name) if name else structlog.get_logger()

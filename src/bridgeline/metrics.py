@@ -1,6 +1,10 @@
 """Prometheus metrics, defined once. Served at ``/metrics`` by the daemon.
 
 Label values are bounded: endpoints are templates (``/rest/api/3/issue/{key}``), never raw URLs.
+Counters are updated where things happen (HTTP client, pollers, workers, reconciler); the gauges
+that describe state (queue depth, dead letters, lag, in-flight work, connector health) are also
+refreshed from the store on every scrape, so a scrape never shows a stale picture.
+Failed attempts are ``bridgeline_events_processed_total{outcome=~"pending|dead"}``.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ EVENTS_RECEIVED = Counter(
 )
 EVENTS_PROCESSED = Counter(
     "bridgeline_events_processed_total",
-    "Inbox entities processed, by system, kind and outcome (done, retry, dead).",
+    "Inbox entities processed, by system, kind and outcome (done; pending: failed, will retry; dead).",
     ["system", "kind", "outcome"],
     registry=REGISTRY,
 )
@@ -71,5 +75,26 @@ MAPPINGS_LOADED = Gauge("bridgeline_mappings_loaded", "Mappings currently live."
 MAPPING_RELOAD_FAILURES = Counter(
     "bridgeline_mapping_reload_failures_total",
     "Mapping reloads refused because the new set was invalid.",
+    registry=REGISTRY,
+)
+BUILD_INFO = Gauge(
+    "bridgeline_info", "Always 1; the running version as a label.", ["version"], registry=REGISTRY
+)
+OLDEST_PENDING = Gauge(
+    "bridgeline_oldest_pending_seconds",
+    "Age of the oldest pending inbox entity: how far behind the sync is (0 when nothing waits).",
+    registry=REGISTRY,
+)
+IN_FLIGHT = Gauge("bridgeline_in_flight", "Entities this replica is processing right now.", registry=REGISTRY)
+CONNECTOR_UP = Gauge(
+    "bridgeline_connector_up",
+    "1 when the last connectivity check of a system (credentials included) passed, else 0.",
+    ["system"],
+    registry=REGISTRY,
+)
+DEAD_LETTER_ACTIONS = Counter(
+    "bridgeline_dead_letter_actions_total",
+    "Dead letters replayed or dropped by an operator (status page, API).",
+    ["action"],
     registry=REGISTRY,
 )
