@@ -1,4 +1,4 @@
-"""JQL against the simulator's data: field semantics, date literals, indexes and ORDER BY.
+"""JQL against the simulator's data: compiling clauses, date literals, and candidates from indexes.
 
 Date literals follow Jira: ``"yyyy-MM-dd HH:mm"``, ``"yyyy/MM/dd"`` and periods like ``-5d`` are read
 in the **searching user's time zone** and compared at **minute precision** (an issue updated at
@@ -12,16 +12,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bridgeline.sim.jira import _catalog as cat
 from bridgeline.sim.jira._adf import adf_to_text
 from bridgeline.sim.jira._clock import DAY_MS, MINUTE_MS, to_ms, zone
 from bridgeline.sim.jira._errors import JiraError
-from bridgeline.sim.jira._jql_parse import And, Clause, Node, Not, Operand, Or, Query, SortKey
-from bridgeline.sim.jira._model import Issue, User
-from bridgeline.sim.jira._state import JiraState
+from bridgeline.sim.jira._jql_fields import (
+    FIELD_KINDS,
+    FieldKind,
+    SearchContext,
+    key_number,
+    no_such_field,
+    resolve_values,
+    unsupported_operator,
+    values_getter,
+)
+from bridgeline.sim.jira._jql_order import order
+from bridgeline.sim.jira._jql_parse import And, Clause, Node, Not, Operand, Or, Query
+from bridgeline.sim.jira._model import Issue
 
 DATE_FORMATS_TEXT = (
     "Valid formats include: 'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd', "
@@ -32,77 +42,6 @@ _PERIOD = re.compile(r"^([-+]?)\s*((?:\d+\s*[wdhm]\s*)+)$")
 _PERIOD_PART = re.compile(r"(\d+)\s*([wdhm])")
 _PERIOD_MS = {"w": 7 * DAY_MS, "d": DAY_MS, "h": 3_600_000, "m": MINUTE_MS}
 
-REF_OPS = frozenset({"=", "!=", "in", "not in", "is", "is not"})
-ORDERED_OPS = REF_OPS | {">", ">=", "<", "<="}
-TEXT_OPS = frozenset({"~", "!~", "is", "is not"})
-
-
-@dataclass(frozen=True)
-class FieldKind:
-    name: str  # the name Jira's messages use
-    kind: str  # ref | date | text | number | key
-    ops: frozenset[str]
-
-
-FIELD_KINDS: dict[str, FieldKind] = {}
-
-
-def _register(kind: FieldKind, *aliases: str) -> None:
-    for alias in aliases:
-        FIELD_KINDS[alias.lower()] = kind
-
-
-_register(FieldKind("project", "ref", REF_OPS), "project")
-_register(FieldKind("fixVersion", "ref", REF_OPS), "fixversion")
-_register(FieldKind("affectedVersion", "ref", REF_OPS), "affectedversion")
-_register(FieldKind("key", "key", ORDERED_OPS), "key", "issue", "issuekey", "id")
-_register(FieldKind("issuetype", "ref", REF_OPS), "issuetype", "type")
-_register(FieldKind("status", "ref", REF_OPS), "status")
-_register(FieldKind("statusCategory", "ref", REF_OPS), "statuscategory")
-_register(FieldKind("priority", "ref", ORDERED_OPS), "priority")
-_register(FieldKind("resolution", "ref", REF_OPS), "resolution")
-_register(FieldKind("labels", "ref", REF_OPS), "labels", "label")
-_register(FieldKind("component", "ref", REF_OPS), "component")
-_register(FieldKind("assignee", "ref", REF_OPS), "assignee")
-_register(FieldKind("reporter", "ref", REF_OPS), "reporter")
-_register(FieldKind("creator", "ref", REF_OPS), "creator")
-_register(FieldKind("parent", "ref", REF_OPS), "parent")
-_register(FieldKind("created", "date", ORDERED_OPS), "created", "createddate")
-_register(FieldKind("updated", "date", ORDERED_OPS), "updated", "updateddate")
-_register(FieldKind("resolved", "date", ORDERED_OPS), "resolved", "resolutiondate")
-_register(FieldKind("due", "date", ORDERED_OPS), "due", "duedate")
-_register(FieldKind("summary", "text", TEXT_OPS), "summary")
-_register(FieldKind("description", "text", TEXT_OPS), "description")
-_register(FieldKind("comment", "text", TEXT_OPS), "comment")
-_register(FieldKind("text", "text", TEXT_OPS), "text")
-_register(FieldKind("Story point estimate", "number", ORDERED_OPS), "cf[10016]", "story point estimate")
-
-SORTABLE = {
-    "key": "key",
-    "issuekey": "key",
-    "issue": "key",
-    "id": "key",
-    "created": "created",
-    "createddate": "created",
-    "updated": "updated",
-    "updateddate": "updated",
-    "priority": "priority",
-    "status": "status",
-    "summary": "summary",
-    "issuetype": "issuetype",
-    "type": "issuetype",
-    "project": "project",
-    "resolved": "resolved",
-    "resolutiondate": "resolved",
-    "due": "due",
-    "duedate": "due",
-    "fixversion": "fixVersion",
-    "assignee": "assignee",
-    "reporter": "reporter",
-    "cf[10016]": "storyPoints",
-    "rank": "key",
-}
-
 
 @dataclass(frozen=True)
 class DateBound:
@@ -110,18 +49,6 @@ class DateBound:
 
     start: int
     width: int  # 1 for an exact epoch-ms literal, 60,000 for minute-precision literals
-
-
-@dataclass
-class SearchContext:
-    state: JiraState
-    viewer: User | None
-    validate: str = "strict"  # strict | warn | none
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def time_zone(self) -> str:
-        return self.viewer.time_zone if self.viewer else self.state.settings.server_time_zone
 
 
 class Evaluator:
@@ -194,8 +121,8 @@ class Evaluator:
             if operand.kind == "empty" or unresolved:
                 match_empty = True
                 continue
-            wanted |= self._resolve_values(kind, operand)
-        values_of = self._values_getter(kind)
+            wanted |= resolve_values(self.ctx, kind, operand, self._unknown_value)
+        values_of = values_getter(self.state, kind)
 
         def positive(issue: Issue) -> bool:
             values = values_of(issue)
@@ -215,105 +142,6 @@ class Evaluator:
 
     # -- field values (each issue value as a set of lowercase identities) -------------------------
 
-    def _values_getter(self, kind: FieldKind) -> Callable[[Issue], set[str]]:
-        state = self.state
-        name = kind.name
-
-        def user_ids(ref: str | None) -> set[str]:
-            user = state.users.get(ref) if ref else None
-            if user is None:
-                return {ref.lower()} if ref else set()
-            return {user.account_id.lower(), user.name.lower(), user.key.lower(), user.email.lower()}
-
-        if name == "project":
-
-            def project(issue: Issue) -> set[str]:
-                p = state.projects.get(issue.project_id)
-                ident = str(issue.project_id)
-                return {ident, p.key.lower(), p.name.lower()} if p else {ident}
-
-            return project
-        if name in ("fixVersion", "affectedVersion"):
-            attr = "fix_versions" if name == "fixVersion" else "affects_versions"
-
-            def versions(issue: Issue) -> set[str]:
-                out: set[str] = set()
-                for vid in getattr(issue, attr):
-                    out.add(str(vid))
-                    version = state.versions.get(vid)
-                    if version:
-                        out.add(version.name.lower())
-                return out
-
-            return versions
-        if name == "key":
-            return lambda issue: {str(issue.id), issue.key.lower()}
-        if name == "issuetype":
-
-            def issuetype(issue: Issue) -> set[str]:
-                t = cat.ISSUE_TYPE_BY_NAME.get(issue.issuetype.lower())
-                return {issue.issuetype.lower(), t.id} if t else {issue.issuetype.lower()}
-
-            return issuetype
-        if name == "status":
-
-            def status(issue: Issue) -> set[str]:
-                s = cat.STATUS_BY_NAME.get(issue.status.lower())
-                return {issue.status.lower(), s.id} if s else {issue.status.lower()}
-
-            return status
-        if name == "statusCategory":
-
-            def category(issue: Issue) -> set[str]:
-                s = cat.STATUS_BY_NAME.get(issue.status.lower())
-                if not s:
-                    return set()
-                c = cat.CATEGORIES[s.category]
-                return {str(c.id), c.key, c.name.lower()}
-
-            return category
-        if name == "priority":
-
-            def priority(issue: Issue) -> set[str]:
-                p = cat.PRIORITY_BY_NAME.get(issue.priority.lower())
-                return {issue.priority.lower(), p.id} if p else {issue.priority.lower()}
-
-            return priority
-        if name == "resolution":
-
-            def resolution(issue: Issue) -> set[str]:
-                if not issue.resolution:
-                    return set()
-                return {issue.resolution.lower(), cat.RESOLUTIONS.get(issue.resolution, "")}
-
-            return resolution
-        if name == "labels":
-            return lambda issue: {label.lower() for label in issue.labels}
-        if name == "component":
-
-            def components(issue: Issue) -> set[str]:
-                out: set[str] = set()
-                for cid in issue.components:
-                    out.add(str(cid))
-                    component = state.component_by_id(cid)
-                    if component:
-                        out.add(component.name.lower())
-                return out
-
-            return components
-        if name in ("assignee", "reporter", "creator"):
-            return lambda issue: user_ids(getattr(issue, name))
-        if name == "parent":
-
-            def parent(issue: Issue) -> set[str]:
-                if issue.parent_id is None:
-                    return set()
-                p = state.issues.get(issue.parent_id)
-                return {str(issue.parent_id), p.key.lower()} if p else {str(issue.parent_id)}
-
-            return parent
-        raise JiraError(400, f"Field '{name}' does not exist or you do not have permission to view it.")
-
     def _empty_test(self, kind: FieldKind) -> Callable[[Issue], bool]:
         if kind.kind == "date":
             getter = self._date_getter(kind)
@@ -323,102 +151,10 @@ class Evaluator:
             return lambda issue: not text_of(issue)
         if kind.kind == "number":
             return lambda issue: issue.custom.get(cat.STORY_POINTS) is None
-        values_of = self._values_getter(kind)
+        values_of = values_getter(self.state, kind)
         return lambda issue: not values_of(issue)
 
     # -- resolving operands -----------------------------------------------------------------------
-
-    def _function_values(self, kind: FieldKind, operand: Operand) -> set[str]:
-        name = operand.text.lower()
-        if name == "currentuser" and kind.name in ("assignee", "reporter", "creator"):
-            viewer = self.ctx.viewer
-            return {viewer.account_id.lower()} if viewer else set()
-        version_field = kind.name in ("fixVersion", "affectedVersion")
-        if name in ("releasedversions", "unreleasedversions") and version_field:
-            released = name == "releasedversions"
-            projects = {a.lower() for a in operand.args}
-            out: set[str] = set()
-            for version in self.state.versions.values():
-                project = self.state.projects.get(version.project_id)
-                if projects and project and project.key.lower() not in projects:
-                    continue
-                if version.released == released and not version.archived:
-                    out.add(str(version.id))
-            return out
-        call = f"{operand.text}({','.join(operand.args)})"
-        raise JiraError(400, f"Error in the JQL Query: Unable to find JQL function '{call}'.")
-
-    def _resolve_values(self, kind: FieldKind, operand: Operand) -> set[str]:
-        if operand.kind == "function":
-            return self._function_values(kind, operand)
-        raw = operand.text
-        value = raw.lower()
-        state = self.state
-        name = kind.name
-
-        def missing() -> set[str]:
-            self._unknown_value(f"The value '{raw}' does not exist for the field '{name}'.")
-            return set()
-
-        if name == "project":
-            project = state.project(raw)
-            if project is None:
-                project = next((p for p in state.projects.values() if p.name.lower() == value), None)
-            return {str(project.id), project.key.lower(), project.name.lower()} if project else missing()
-        if name in ("fixVersion", "affectedVersion"):
-            if value.isdigit() and not operand.quoted and int(value) in state.versions:
-                return {value}
-            if any(v.name.lower() == value for v in state.versions.values()):
-                return {value}
-            if value.isdigit() and int(value) in state.versions:
-                return {value}
-            return missing()
-        if name == "key":
-            if value.isdigit():
-                if int(value) in state.issues:
-                    return {value}
-            elif value.upper() in state.issue_by_key:
-                return {value}
-            self._unknown_value(f"An issue with key '{raw}' does not exist for field '{clause_name(kind)}'.")
-            return set()
-        if name == "issuetype":
-            t = cat.ISSUE_TYPE_BY_NAME.get(value) or cat.ISSUE_TYPE_BY_ID.get(value)
-            return {t.name.lower(), t.id} if t else missing()
-        if name == "status":
-            s = cat.STATUS_BY_NAME.get(value) or cat.STATUS_BY_ID.get(value)
-            return {s.name.lower(), s.id} if s else missing()
-        if name == "statusCategory":
-            for c in cat.CATEGORIES.values():
-                if value in (str(c.id), c.key, c.name.lower()):
-                    return {str(c.id), c.key, c.name.lower()}
-            return missing()
-        if name == "priority":
-            p = cat.PRIORITY_BY_NAME.get(value) or cat.PRIORITY_BY_ID.get(value)
-            return {p.name.lower(), p.id} if p else missing()
-        if name == "resolution":
-            if value == "unresolved":
-                return set()
-            for res_name, res_id in cat.RESOLUTIONS.items():
-                if value in (res_name.lower(), res_id):
-                    return {res_name.lower(), res_id}
-            return missing()
-        if name == "labels":
-            return {value}
-        if name == "component":
-            for project in state.projects.values():
-                for component in project.components:
-                    if value in (str(component.id), component.name.lower()):
-                        return {str(component.id), component.name.lower()}
-            return missing()
-        if name in ("assignee", "reporter", "creator"):
-            user = state.user(raw)
-            if user is None:
-                user = next((u for u in state.users.values() if u.display_name.lower() == value), None)
-            return {user.account_id.lower()} if user else missing()
-        if name == "parent":
-            issue = state.issue(raw)
-            return {str(issue.id), issue.key.lower()} if issue else missing()
-        return {value}
 
     # -- dates -------------------------------------------------------------------------------------
 
@@ -564,7 +300,7 @@ class Evaluator:
         return matches
 
     def _priority_order_clause(self, clause: Clause) -> Callable[[Issue], bool]:
-        values = self._resolve_values(FIELD_KINDS["priority"], clause.operand)
+        values = resolve_values(self.ctx, FIELD_KINDS["priority"], clause.operand, self._unknown_value)
         ranks = [cat.PRIORITY_RANK[p.name] for p in cat.PRIORITIES if p.name.lower() in values]
         if not ranks:
             return lambda issue: False
@@ -577,9 +313,9 @@ class Evaluator:
         if target is None:
             self._unknown_value(f"An issue with key '{clause.operand.text}' does not exist for field 'key'.")
             return lambda issue: False
-        number = _key_number(target.key)
+        number = key_number(target.key)
         test = _ORDER_TESTS[clause.op]
-        return lambda issue: issue.project_id == target.project_id and test(_key_number(issue.key), number)
+        return lambda issue: issue.project_id == target.project_id and test(key_number(issue.key), number)
 
     # -- candidates from indexes ------------------------------------------------------------------
 
@@ -649,80 +385,6 @@ _ORDER_TESTS: dict[str, Callable[[int, int], bool]] = {
     "<": lambda a, b: a < b,
     "<=": lambda a, b: a <= b,
 }
-
-
-def no_such_field(name: str) -> JiraError:
-    return JiraError(400, f"Field '{name}' does not exist or you do not have permission to view it.")
-
-
-def unsupported_operator(op: str, name: str) -> JiraError:
-    return JiraError(400, f"The operator '{op}' is not supported by the '{name}' field.")
-
-
-def _project_key(state: JiraState, issue: Issue) -> str:
-    project = state.projects.get(issue.project_id)
-    return project.key if project else ""
-
-
-def _key_number(key: str) -> int:
-    return int(key.rsplit("-", 1)[-1])
-
-
-def clause_name(kind: FieldKind) -> str:
-    return "key" if kind.name == "key" else kind.name
-
-
-def _sort_value(state: JiraState, name: str, issue: Issue) -> object:
-    if name == "key":
-        project = state.projects.get(issue.project_id)
-        return (project.key if project else "", _key_number(issue.key))
-    if name == "created":
-        return issue.created
-    if name == "updated":
-        return issue.updated
-    if name == "priority":
-        return cat.PRIORITY_RANK.get(issue.priority, 0)
-    if name == "status":
-        return cat.STATUS_ORDER.get(issue.status, 99)
-    if name == "summary":
-        return issue.summary.lower()
-    if name == "issuetype":
-        return issue.issuetype
-    if name == "project":
-        project = state.projects.get(issue.project_id)
-        return project.name if project else ""
-    if name == "resolved":
-        return issue.resolution_date
-    if name == "due":
-        return issue.duedate
-    if name == "fixVersion":
-        seqs = [state.versions[v].sequence for v in issue.fix_versions if v in state.versions]
-        return min(seqs) if seqs else None
-    if name in ("assignee", "reporter"):
-        user = state.users.get(getattr(issue, name) or "")
-        return user.display_name.lower() if user else None
-    if name == "storyPoints":
-        return issue.custom.get(cat.STORY_POINTS)
-    return None
-
-
-def order(state: JiraState, issues: list[Issue], keys: list[SortKey]) -> list[Issue]:
-    """ORDER BY; without one, newest key first. Empty values sort last either way."""
-    for key in keys:
-        if key.field.lower() not in SORTABLE:
-            if key.field.lower() in FIELD_KINDS:
-                raise JiraError(400, f"Not able to sort using field '{key.field}'.")
-            raise no_such_field(key.field)
-    result = sorted(issues, key=lambda i: (_project_key(state, i), _key_number(i.key)), reverse=True)
-    for key in reversed(keys):
-        name = SORTABLE[key.field.lower()]
-
-        def sort_key(issue: Issue, name: str = name, desc: bool = key.descending) -> tuple[bool, object]:
-            value = _sort_value(state, name, issue)
-            return ((value is None) != desc, value if value is not None else 0)
-
-        result.sort(key=sort_key, reverse=key.descending)
-    return result
 
 
 def run(ctx: SearchContext, query: Query) -> list[Issue]:

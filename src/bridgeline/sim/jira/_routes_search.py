@@ -19,7 +19,8 @@ from starlette.routing import Route
 from bridgeline.sim.jira import _catalog as cat
 from bridgeline.sim.jira._errors import SEARCH_REMOVED, UNBOUNDED_JQL, JiraError
 from bridgeline.sim.jira._http import Ctx, api_route, json_response
-from bridgeline.sim.jira._jql_eval import SearchContext, run
+from bridgeline.sim.jira._jql_eval import run
+from bridgeline.sim.jira._jql_fields import SearchContext
 from bridgeline.sim.jira._jql_parse import parse
 from bridgeline.sim.jira._model import Issue
 

@@ -28,7 +28,8 @@ from typing import Any
 import httpx
 
 from bridgeline.sim.jira._catalog import NAVIGABLE_FIELD_IDS
-from bridgeline.sim.jira._jql_eval import SearchContext, matches
+from bridgeline.sim.jira._jql_eval import matches
+from bridgeline.sim.jira._jql_fields import SearchContext
 from bridgeline.sim.jira._jql_parse import parse
 from bridgeline.sim.jira._model import Comment, History, Issue, User, Version, Webhook
 from bridgeline.sim.jira._render import View
