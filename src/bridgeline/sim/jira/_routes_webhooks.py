@@ -11,7 +11,7 @@ from bridgeline.sim.jira._errors import JiraError
 from bridgeline.sim.jira._http import Ctx, api_route, json_response, no_content
 from bridgeline.sim.jira._jql_parse import parse
 from bridgeline.sim.jira._model import Webhook
-from bridgeline.sim.jira._webhooks import webhook_json
+from bridgeline.sim.jira._webhook_events import webhook_json
 
 if TYPE_CHECKING:
     from bridgeline.sim.jira._simulator import JiraSimulator

@@ -1,4 +1,4 @@
-"""Webhooks as Jira sends them: registration, payloads, signed deliveries, retries, and chaos.
+"""Webhook deliveries as Jira makes them: signed, retried, and (on request) late, doubled or reordered.
 
 Every change enqueues one delivery per matching registered webhook (its ``events`` list, and for
 issue and comment events its JQL filter). A background task in the simulator's event loop posts
@@ -16,7 +16,6 @@ import hashlib
 import heapq
 import hmac
 import itertools
-import json
 import logging
 import random
 import threading
@@ -27,31 +26,12 @@ from typing import Any
 
 import httpx
 
-from bridgeline.sim.jira._catalog import NAVIGABLE_FIELD_IDS
-from bridgeline.sim.jira._jql_eval import matches
-from bridgeline.sim.jira._jql_fields import SearchContext
-from bridgeline.sim.jira._jql_parse import parse
-from bridgeline.sim.jira._model import Comment, History, Issue, User, Version, Webhook
-from bridgeline.sim.jira._render import View
+from bridgeline.sim.jira._model import Comment, History, Issue, User, Version
 from bridgeline.sim.jira._state import JiraState
+from bridgeline.sim.jira._webhook_events import QUIRKS, Change, body_for, payload, targets, url_for
 
 log = logging.getLogger("bridgeline.sim.jira.webhooks")
 
-ISSUE_EVENTS = frozenset({"jira:issue_created", "jira:issue_updated", "jira:issue_deleted"})
-COMMENT_EVENTS = frozenset({"comment_created", "comment_updated", "comment_deleted"})
-VERSION_EVENTS = frozenset(
-    {
-        "jira:version_created",
-        "jira:version_updated",
-        "jira:version_released",
-        "jira:version_unreleased",
-        "jira:version_deleted",
-        "jira:version_moved",
-        "jira:version_merged",
-    }
-)
-KNOWN_EVENTS = ISSUE_EVENTS | COMMENT_EVENTS | VERSION_EVENTS
-QUIRKS = frozenset({"comment_without_issue", "string_timestamp", "server_users", "extra_keys"})
 RETRY_STATUSES = frozenset({408, 409, 425, 429})
 
 
@@ -145,17 +125,6 @@ class WebhookDispatcher:
 
     # -- building deliveries ---------------------------------------------------------------------
 
-    def _view(self, base_url: str) -> View:
-        server_users = "server_users" in self.options.quirks
-        return View(
-            self.state,
-            base_url,
-            api=2,
-            cloud=self.mode == "cloud",
-            time_zone=self.state.settings.server_time_zone,
-            server_users=server_users,
-        )
-
     def emit(
         self,
         event: str,
@@ -169,38 +138,15 @@ class WebhookDispatcher:
         issue_event_type: str | None = None,
     ) -> int:
         """Queue ``event`` for every matching webhook (call with ``state.lock`` held); returns the count."""
-        targets = [w for w in self.state.webhooks.values() if w.enabled and event in w.events]
-        if not targets:
+        change = Change(event, base_url, issue, actor, history, comment, version, issue_event_type)
+        webhooks = targets(self.state, change)
+        if not webhooks:
             return 0
-        view = self._view(base_url)
-        payload: dict[str, Any] = {"timestamp": self.state.clock.now_ms(), "webhookEvent": event}
-        if issue_event_type:
-            payload["issue_event_type_name"] = issue_event_type
-        if actor is not None and event not in VERSION_EVENTS:
-            payload["user"] = view.user_record(actor)
-        if issue is not None and event in COMMENT_EVENTS:
-            if "comment_without_issue" not in self.options.quirks:
-                payload["issue"] = view.issue_link(issue)
-        elif issue is not None:
-            payload["issue"] = view.issue(issue, _webhook_fields())
-        if history is not None:
-            payload["changelog"] = {"id": str(history.id), "items": [dict(i) for i in history.items]}
-        if comment is not None and issue is not None:
-            payload["comment"] = view.comment(issue, comment)
-        if version is not None:
-            payload["version"] = view.version(version)
-        if "string_timestamp" in self.options.quirks:
-            payload["timestamp"] = str(payload["timestamp"])
-        queued = 0
-        for webhook in targets:
-            if issue is not None and webhook.jql and not self._filter_matches(webhook, issue):
-                continue
-            body_data = dict(payload)
-            if "extra_keys" in self.options.quirks:
-                body_data["matchedWebhookIds"] = [webhook.id]
-                body_data["atlassianFutureField"] = {"note": "clients must ignore unknown keys"}
-            body = b"" if webhook.exclude_body else json.dumps(body_data).encode()
-            url = _substitute(webhook.url, issue, version, self.state)
+        quirks = self.options.quirks
+        data = payload(self.state, self.mode, quirks, change)
+        for webhook in webhooks:
+            body = body_for(webhook, data, quirks)
+            url = url_for(webhook.url, issue, version, self.state)
             delivery = Delivery(str(uuid.uuid4()), webhook.id, event, url, body, webhook.secret)
             self._enqueue(delivery)
             if self.options.duplicate_rate and self._random.random() < self.options.duplicate_rate:
@@ -208,15 +154,7 @@ class WebhookDispatcher:
                     delivery.identifier, webhook.id, event, url, body, webhook.secret, duplicate=True
                 )
                 self._enqueue(twin)
-            queued += 1
-        return queued
-
-    def _filter_matches(self, webhook: Webhook, issue: Issue) -> bool:
-        try:
-            query = parse(webhook.jql or "")
-            return matches(SearchContext(self.state, None, validate="none"), query, issue)
-        except Exception:  # a filter that no longer parses matches nothing, as in Jira
-            return False
+        return len(webhooks)
 
     def _enqueue(self, delivery: Delivery, due: float | None = None) -> None:
         opts = self.options
@@ -393,48 +331,3 @@ class WebhookDispatcher:
             self.log.clear()
             self._cond.notify_all()
         self.reseed()
-
-
-def _webhook_fields() -> list[str]:
-    return list(NAVIGABLE_FIELD_IDS)
-
-
-def _substitute(url: str, issue: Issue | None, version: Version | None, state: JiraState) -> str:
-    """Jira's URL variables: ``${issue.key}``, ``${issue.id}``, ``${project.key}``, ``${version.id}``..."""
-    if "${" not in url:
-        return url
-    values: dict[str, str] = {}
-    project = None
-    if issue is not None:
-        values["issue.id"] = str(issue.id)
-        values["issue.key"] = issue.key
-        project = state.projects.get(issue.project_id)
-    if version is not None:
-        values["version.id"] = str(version.id)
-        project = project or state.projects.get(version.project_id)
-    if project is not None:
-        values["project.id"] = str(project.id)
-        values["project.key"] = project.key
-    for name, value in values.items():
-        url = url.replace("${" + name + "}", value)
-    return url
-
-
-def webhook_json(webhook: Webhook, base_url: str, state: JiraState) -> dict[str, Any]:
-    """A registration as ``GET /rest/webhooks/1.0/webhook`` lists it."""
-    user = state.users.get(webhook.last_updated_user)
-    data: dict[str, Any] = {
-        "name": webhook.name,
-        "url": webhook.url,
-        "excludeBody": webhook.exclude_body,
-        "filters": {"issue-related-events-section": webhook.jql or ""},
-        "events": list(webhook.events),
-        "enabled": webhook.enabled,
-        "self": f"{base_url}/rest/webhooks/1.0/webhook/{webhook.id}",
-        "lastUpdatedUser": user.account_id if user else webhook.last_updated_user,
-        "lastUpdatedDisplayName": user.display_name if user else "",
-        "lastUpdated": webhook.last_updated,
-    }
-    if webhook.description:
-        data["description"] = webhook.description
-    return data

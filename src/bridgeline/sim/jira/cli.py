@@ -19,7 +19,8 @@ from bridgeline.sim._faults import FaultConfig
 from bridgeline.sim.jira._ratelimit import RateLimitConfig
 from bridgeline.sim.jira._seed import JiraScale
 from bridgeline.sim.jira._simulator import JiraSimulator
-from bridgeline.sim.jira._webhooks import QUIRKS, WebhookOptions
+from bridgeline.sim.jira._webhook_events import QUIRKS
+from bridgeline.sim.jira._webhooks import WebhookOptions
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
