@@ -5,7 +5,8 @@ the inbox (de-duplicated on ``X-Atlassian-Webhook-Identifier``, stable across Ji
 answers. It makes no remote call: the workers read the current state later.
 
 =====  ================================================================================
-200    accepted (also a repeated delivery, and an event bridgeline does not act on)
+202    stored: the events are in the inbox
+200    nothing new to store: a repeated delivery, or an event bridgeline does not act on
 400    the body is not a JSON object; the reason is in the answer
 401    a secret is configured and the signature is missing or wrong: nothing is stored
 404    Jira is not configured
@@ -108,13 +109,15 @@ async def jira_webhook(request: Request) -> JSONResponse:
         try:
             accepted = await service.store.enqueue(delivery.events)
         except RetryableError as exc:
-            log.error("Jira webhook not stored; Jira will retry", event=delivery.event, error=str(exc))
+            log.error(
+                "Jira webhook not stored; Jira will retry", webhook_event=delivery.event, error=str(exc)
+            )
             return _answer(503, error="the inbox is unavailable; try again later")
         if accepted:
             count_received(delivery.events)
     log.debug(
         "Jira webhook",
-        event=delivery.event,
+        webhook_event=delivery.event,
         identifier=identifier,
         events=len(delivery.events),
         accepted=accepted,
@@ -130,4 +133,4 @@ async def jira_webhook(request: Request) -> JSONResponse:
         body["duplicate"] = True
     if delivery.ignored:
         body["ignored"] = delivery.ignored
-    return _answer(200, **body)
+    return _answer(202 if accepted else 200, **body)

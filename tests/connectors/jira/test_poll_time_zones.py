@@ -19,7 +19,7 @@ from bridgeline.connectors.jira import JiraClient
 from bridgeline.connectors.jira.changes import issues_cursor_name
 from bridgeline.store import Store
 
-from .conftest import PROJECTS, Jira, make_poller, settle, write_mappings
+from .conftest import Jira, make_poller, settle, write_mappings
 from .test_polling import assert_every_issue_marked, project_issues
 
 ZONES = {"UTC+10": "Australia/Brisbane", "UTC-8": "America/Los_Angeles"}
@@ -47,11 +47,12 @@ async def test_changes_around_the_cursor_and_local_midnight_are_each_seen_once(
         now += 30 * 86_400_000
     midnight = next_local_midnight(now, zone)
     jira.control("clock", {"freeze": True, "at": midnight - 120_000})
-    poller = make_poller(client, store, write_mappings(tmp_path, issues=True), overlap=5)
+    poller = make_poller(client, store, write_mappings(tmp_path, issues=True), projects=["OPS"], overlap=5)
     await poller.poll()
     await settle(store)
-    issues = [i["key"] for i in project_issues(jira).values()]
-    ids = {i["key"]: i["id"] for i in project_issues(jira).values()}
+    ops = [i for i in project_issues(jira).values() if i["key"].startswith("OPS-")]
+    issues = [i["key"] for i in ops]
+    ids = {i["key"]: i["id"] for i in ops}
     x1, x2, x3, x4, x5 = issues[:5]
 
     def touch(key: str, at_ms: int) -> None:
@@ -67,7 +68,7 @@ async def test_changes_around_the_cursor_and_local_midnight_are_each_seen_once(
     touch(x1, midnight - 1)
     touch(x2, midnight - 30_000)
     assert await poll() == {x1, x2}
-    assert await store.get_cursor(issues_cursor_name(PROJECTS)) == str(midnight - 1)
+    assert await store.get_cursor(issues_cursor_name(["OPS"])) == str(midnight - 1)
 
     # exactly at local midnight; exactly at the cursor; two seconds behind it (indexed late)
     touch(x3, midnight)
@@ -82,4 +83,4 @@ async def test_changes_around_the_cursor_and_local_midnight_are_each_seen_once(
 
     touch(x1, midnight + 60_001)
     assert await poll() == {x1}
-    await assert_every_issue_marked(store, jira)
+    await assert_every_issue_marked(store, jira, "OPS")

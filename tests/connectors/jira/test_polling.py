@@ -39,9 +39,9 @@ def project_issues(jira: Jira) -> dict[str, dict[str, Any]]:
                 return found
 
 
-async def assert_every_issue_marked(store: Store, jira: Jira) -> None:
+async def assert_every_issue_marked(store: Store, jira: Jira, project: str = "") -> None:
     """None missed: the poller's mark of every issue is the issue's current (updated, releases)."""
-    issues = project_issues(jira)
+    issues = {k: v for k, v in project_issues(jira).items() if v["key"].startswith(project)}
     marks = await store.get_marks_for([f"jira:issue:{i}" for i in issues])
     for issue_id, issue in issues.items():
         fields = issue["fields"]
