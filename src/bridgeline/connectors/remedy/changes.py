@@ -3,9 +3,9 @@
 A poll reads ``'Vendor Ticket Number' != $NULL$ AND 'Last Modified Date' >= "<epoch s>"`` (the
 cursor minus an overlap: dates have second precision, and two writes in one second share one),
 keeps only the changes bridgeline owns (the caller says which), and drops what it has already seen
-by a hash of the values it read - not by the date alone, which a second write in the same second
-would not move. Changes last written by bridgeline's own login are marked seen, not enqueued.
-Events are ``remedy:change:<Request ID>``.
+by a hash of what it read (status, reason, window, last modification) - not by the date alone,
+which a second write in the same second would not move. Changes last written by bridgeline's own
+login are marked seen, not enqueued. Events are ``remedy:change:<Request ID>``.
 
 Not seen by polling: a signature that leaves the change as it is (one of several approvers when
 all must sign); the change moves, and is seen, once the CAB's decision is complete.
@@ -22,6 +22,17 @@ from bridgeline.model import EntityRef, Event, content_hash
 
 CHANGE = "CHG:Infrastructure Change"
 MARK_SCOPE = "remedy:change"
+# what a poll reads of each change; its hash is the mark
+POLL_FIELDS = (
+    "Request ID",
+    "Infrastructure Change ID",
+    "Change Request Status",
+    "Status Reason",
+    "Scheduled Start Date",
+    "Scheduled End Date",
+    "Last Modified Date",
+    "Last Modified By",
+)
 
 MarkLookup = Callable[[Sequence[str]], Awaitable[dict[str, str]]]
 Owned = Callable[[str, Sequence[str]], Awaitable[set[str]]]
@@ -70,7 +81,11 @@ class RemedyChanges:
         rows = [
             values
             async for values in self.client.entries(
-                CHANGE, self.qualification(cursor), sort="Last Modified Date.asc", page_size=self.page_size
+                CHANGE,
+                self.qualification(cursor),
+                fields=POLL_FIELDS,
+                sort="Last Modified Date.asc",
+                page_size=self.page_size,
             )
         ]
         result.seen = len(rows)

@@ -213,6 +213,12 @@ class ServiceNowTarget:
                 written = await self.change_api.create(change_type, values, template=template)
                 return written.record, written.ignored
             values.setdefault("type", change_type)
+            if options.get("template"):
+                log.warning(
+                    "a standard change template is applied by the Change API only; "
+                    "set target.api: change to use it",
+                    template=options["template"],
+                )
         return await self.client.insert(kind, values), []
 
     def _not_created(
