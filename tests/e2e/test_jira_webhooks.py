@@ -220,6 +220,28 @@ def test_signed_deliveries_from_jira_become_inbox_events(bridgeline: Bridgeline,
     assert {r.source for r in rows} == {"webhook"}
 
 
+def test_quirky_deliveries_still_name_their_entities(bridgeline: Bridgeline, sims: Sims) -> None:
+    """Comments without their issue, string timestamps, Server users and unknown keys, as seen in the wild."""
+    sims.jira.webhook_options.update(
+        {"quirks": ["comment_without_issue", "string_timestamp", "server_users", "extra_keys"]}
+    )
+    bridgeline.register_webhook()
+    key = released_issue(sims, "OPS")
+    with sims.jira_api() as api:
+        issue = api.get(f"/issue/{key}").json()
+        comment = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": []}]}
+        comment["content"][0]["content"] = [{"type": "text", "text": "Deploy after the freeze"}]
+        api.post(f"/issue/{key}/comment", json={"body": comment}).raise_for_status()
+        version = next(v for v in api.get("/project/OPS/versions").json() if not v["released"])
+        api.put(f"/version/{version['id']}", json={"released": True}).raise_for_status()
+    wait_for_deliveries(sims)
+    events = sorted(d["event"] for d in sims.jira.webhook_deliveries())
+    assert events == ["comment_created", "jira:issue_updated", "jira:version_released"]
+    assert all(d["attempts"][-1]["status"] == 202 for d in sims.jira.webhook_deliveries())
+    expected = releases_of(sims, key) | {f"jira:issue:{issue['id']}", f"jira:version:{version['id']}"}
+    assert bridgeline.pending() == expected
+
+
 def test_a_webhook_registered_with_another_secret_stores_nothing(bridgeline: Bridgeline, sims: Sims) -> None:
     bridgeline.register_webhook(secret="not-the-configured-secret")
     with sims.jira_api() as api:
