@@ -258,7 +258,30 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The YAML file arrives as init values: the environment and secret files override it.
-        return (env_settings, _SecretFileSource(settings_cls), init_settings)
+        return (_EnvWithoutFiles(settings_cls, env_settings), _SecretFileSource(settings_cls), init_settings)
+
+
+class _EnvWithoutFiles(PydanticBaseSettingsSource):
+    """The environment minus ``*_FILE`` variables: those name files, which the next source reads
+    (nested ones would otherwise arrive as unknown settings like ``jira.api_token_file``)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self.env = env
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return _without_file_keys(self.env())
+
+
+def _without_file_keys(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: _without_file_keys(v) if isinstance(v, dict) else v
+        for k, v in values.items()
+        if not k.lower().endswith("_file")
+    }
 
 
 class _SecretFileSource(PydanticBaseSettingsSource):
