@@ -20,11 +20,14 @@ from bridgeline.sync.service import Service
 
 
 def _load_support() -> Any:
+    name = "bridgeline_ops_support"
+    if name in sys.modules:
+        return sys.modules[name]
     path = Path(__file__).parent.parent / "ops" / "support.py"
-    spec = importlib.util.spec_from_file_location("bridgeline_ops_support", path)
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
