@@ -95,6 +95,7 @@ class Delivery:
     state: str = "pending"  # pending | delivered | failed
     attempts: list[Attempt] = field(default_factory=list)
     duplicate: bool = False
+    queued_at: float = field(default_factory=time.time)  # wall clock, like Attempt.at
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -104,6 +105,7 @@ class Delivery:
             "url": self.url,
             "state": self.state,
             "duplicate": self.duplicate,
+            "queuedAt": self.queued_at,
             "attempts": [asdict(a) for a in self.attempts],
         }
 
