@@ -17,6 +17,8 @@ answers. It makes no remote call: the workers read the current state later.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -63,6 +65,17 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _one_writer(request: Request, service: Service) -> contextlib.AbstractAsyncContextManager[Any]:
+    """SQLite has one writer: concurrent deliveries queue here, in order and at once, rather than
+    in SQLite's busy-wait, whose growing sleeps made the slowest answers seconds long."""
+    if service.store.dialect != "sqlite":
+        return contextlib.nullcontext()
+    lock: asyncio.Lock | None = getattr(request.app.state, "jira_inbox_lock", None)
+    if lock is None:
+        lock = request.app.state.jira_inbox_lock = asyncio.Lock()
+    return lock
+
+
 def _answer(status: int, **body: Any) -> JSONResponse:
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
     return JSONResponse(body, status_code=status, headers=headers)
@@ -107,7 +120,8 @@ async def jira_webhook(request: Request) -> JSONResponse:
     accepted = 0
     if delivery.events:
         try:
-            accepted = await service.store.enqueue(delivery.events)
+            async with _one_writer(request, service):
+                accepted = await service.store.enqueue(delivery.events)
         except RetryableError as exc:
             log.error(
                 "Jira webhook not stored; Jira will retry", webhook_event=delivery.event, error=str(exc)
