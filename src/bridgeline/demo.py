@@ -117,22 +117,25 @@ def _served(app: Any, port: int | None) -> ServedApp:
 
 async def print_summary(console: Console, service: Service, report: CycleReport, *, seconds: float) -> None:
     links = await service.store.list_links(limit=1000, top_level=True)
-    table = Table(title="Jira releases -> change requests")
-    for col in ("release", "change request", "state", "tasks", "mapping"):
+    table = Table(title="Jira releases and hotfixes -> change requests")
+    for col in ("Jira", "change request", "type", "state", "tasks", "mapping"):
         table.add_column(col, no_wrap=True)
     rows = []
     for link in links:
         target = service.targets.get(link.target.system)
-        state = "?"
+        state, kind = "?", ""
         if target is not None:
             with contextlib.suppress(BridgelineError):
-                state = str((await target.read(link.target)).get("state") or "?")
+                record = await target.read(link.target)
+                state = str(record.get("state") or "?")
+                kind = str((record.get("fields") or {}).get("type") or "")
         children = await service.store.children_of(link.id or 0)
         active = sum(1 for c in children if c.state == "active")
         rows.append(
             (
                 str(link.extra.get("label") or link.source),
                 link.target.number or link.target.id,
+                kind,
                 state,
                 str(active),
                 link.mapping,

@@ -129,6 +129,8 @@ RESOLUTION_DESCRIPTIONS = {
 STORY_POINTS = "customfield_10016"
 SPRINT = "customfield_10020"
 CHANGE_RISK = "customfield_10042"
+HOTFIX_JUSTIFICATION = "customfield_10050"
+TEXT_FIELDS = frozenset({HOTFIX_JUSTIFICATION})
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,14 @@ FIELDS: tuple[FieldDef, ...] = (
         ("cf[10042]", "Change risk"),
         custom=True,
     ),
+    FieldDef(
+        HOTFIX_JUSTIFICATION,
+        "Hotfix justification",
+        _custom("string", "com.atlassian.jira.plugin.system.customfieldtypes:textfield", 10050),
+        ("cf[10050]", "Hotfix justification"),
+        custom=True,
+        orderable=False,
+    ),
 )
 FIELD_BY_ID = {f.id: f for f in FIELDS}
 # Fields an issue JSON carries (``issuekey`` and ``statusCategory`` are search-only pseudo fields).
@@ -233,6 +243,7 @@ EDITABLE_FIELDS = frozenset(
         "parent",
         STORY_POINTS,
         CHANGE_RISK,
+        HOTFIX_JUSTIFICATION,
     }
 )
 CHANGE_RISK_OPTIONS = {"10100": "Low", "10101": "Medium", "10102": "High"}

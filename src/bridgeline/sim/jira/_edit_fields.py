@@ -214,6 +214,16 @@ class FieldSetters(FieldValues):
             else:
                 self.errors[field_id] = f"Option value '{value}' is not valid"
                 return
+        elif field_id in cat.TEXT_FIELDS:
+            if value is not None and not isinstance(value, str):
+                self.errors[field_id] = "Operation value must be a string"
+                return
+            if isinstance(value, str) and len(value) > 255:
+                self.errors[field_id] = (
+                    "The entered text is too long. It exceeds the allowed limit of 255 characters."
+                )
+                return
+            stored = value or None
         else:
             if value is not None and not isinstance(value, int | float):
                 self.errors[field_id] = "Operation value must be a number"

@@ -53,6 +53,14 @@ _CUMULATIVE: dict[tuple[tuple[str, int], ...], tuple[list[str], list[int]]] = {
 }
 
 
+HOTFIX_REASONS = (
+    "Customers cannot complete payments since the last deployment ({key}).",
+    "Data loss risk in production: {key} corrupts records on retry.",
+    "Security fix: {key} exposes session tokens in logs.",
+    "Outage of a revenue-critical path; {key} restores service.",
+)
+
+
 def _weighted(rng: random.Random, table: tuple[tuple[str, int], ...]) -> str:
     names, cumulative = _CUMULATIVE[table]
     return rng.choices(names, cum_weights=cumulative)[0]
@@ -310,6 +318,8 @@ def seed(state: JiraState, seed_value: int, scale: JiraScale | None = None) -> N
         )
         if issuetype == "Story":
             issue.custom[cat.STORY_POINTS] = rng.choice((1, 2, 3, 5, 8, 13))
+        if "hotfix" in draft.labels:
+            issue.custom[cat.HOTFIX_JUSTIFICATION] = rng.choice(HOTFIX_REASONS).format(key=issue.key)
         if issuetype in ("Story", "Task"):
             parents.setdefault(project.id, []).append(issue_id)
         if issuetype == "Epic":
