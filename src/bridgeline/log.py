@@ -32,6 +32,7 @@ _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 _secrets: set[str] = set()
 _lock = threading.Lock()
 REDACTED = "***"
+_STRUCTURAL = frozenset({"logger", "level", "timestamp"})
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
 
 
@@ -102,6 +103,8 @@ def redact_processor(
     _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     for key in list(event_dict):
+        if key in _STRUCTURAL:  # set by bridgeline's code, never a credential
+            continue
         if key == "event":  # the message itself is text, never a credential's value
             event_dict[key] = redact_text(str(event_dict[key]))
         else:
@@ -119,10 +122,11 @@ def _is_terminal(stream: Any) -> bool:
 def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
     """Set up structlog and the standard logging bridge. ``fmt``: auto | json | console.
 
-    ``auto`` writes JSON unless ``stream`` (stderr by default) is a terminal.
+    ``auto`` writes JSON unless ``stream`` (stderr by default) is a terminal. Without a ``stream``
+    every line goes to whatever ``sys.stderr`` is when it is written.
     """
-    stream = stream or sys.stderr
-    console = fmt == "console" or (fmt == "auto" and _is_terminal(stream))
+    target = stream or sys.stderr
+    console = fmt == "console" or (fmt == "auto" and _is_terminal(target))
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
@@ -134,17 +138,17 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None
         redact_processor,
     ]
     renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=_is_terminal(stream))
+        structlog.dev.ConsoleRenderer(colors=_is_terminal(target))
         if console
         else structlog.processors.JSONRenderer(default=str)
     )
     structlog.configure(
-        processors=[*shared, renderer],
+        processors=[structlog.stdlib.add_logger_name, *shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=_NamedPrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(stream)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
@@ -154,10 +158,34 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
-    for noisy in ("httpx", "httpcore", "uvicorn.access", "apscheduler", "sqlalchemy", "alembic"):
+    for noisy in ("httpx", "httpcore", "uvicorn.access", "apscheduler", "sqlalchemy", "alembic", "aiosqlite"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
 
 
+class _NamedPrintLogger(structlog.PrintLogger):
+    """A print logger that knows its name, for ``add_logger_name``."""
+
+    def __init__(self, file: Any, name: str) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+class _NamedPrintLoggerFactory:
+    def __init__(self, file: Any) -> None:
+        self.file = file
+
+    def __call__(self, *args: Any) -> _NamedPrintLogger:
+        return _NamedPrintLogger(self.file or sys.stderr, str(args[0]) if args else "bridgeline")
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to the current ``sys.stderr`` (which a test runner or a tool may have replaced)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def get_logger(name: str | None = None) -> Any:
-    """A structlog logger whose lines carry ``logger=name``."""
-    return structlog.get_logger().bind(logger=name) if name else structlog.get_logger()
+    """A structlog logger whose lines carry ``logger=name``; configured lazily, at first use."""
+    return structlog.get_logger(name or "bridgeline")

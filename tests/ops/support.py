@@ -13,7 +13,7 @@ import yaml
 
 from bridgeline.sim import ServedApp
 from bridgeline.sim.jira import JiraScale, JiraSimulator
-from bridgeline.sim.remedy import RemedySimulator
+from bridgeline.sim.remedy import DEFAULT_USERS, RemedySimulator, User
 from bridgeline.sim.servicenow import ServiceNowSimulator
 
 HERE = Path(__file__).parent
@@ -22,6 +22,8 @@ JIRA_ADMIN = ("admin@example.com", "admin-token")
 SNOW_ADMIN = ("admin", "admin")
 # one project, four releases (two open), twenty issues: a sync takes well under a second
 SMALL = JiraScale(projects=1, versions=4, issues=20)
+SNOW_PASSWORD = "integration-pw-3b7e"
+REMEDY_PASSWORD = "remedy-pw-51c0"
 
 
 @dataclass
@@ -69,9 +71,12 @@ class Sims:
 def served_sims(scale: JiraScale = SMALL) -> Iterator[Sims]:
     jira = JiraSimulator(scale=scale)
     snow = ServiceNowSimulator()
-    remedy = RemedySimulator()
+    remedy = RemedySimulator(users={**DEFAULT_USERS, "bridgeline": User(REMEDY_PASSWORD)})
     with ServedApp(jira.app) as j, ServedApp(snow.app) as s, ServedApp(remedy.app) as r:
-        yield Sims(jira, snow, remedy, j.url, s.url, r.url)
+        sims = Sims(jira, snow, remedy, j.url, s.url, r.url)
+        # the seed's password is the word "bridgeline", which the log redactor would mask everywhere
+        sims.set_servicenow_password(SNOW_PASSWORD)
+        yield sims
 
 
 def settings_values(sims: Sims, database_url: str, **extra: Any) -> dict[str, Any]:
@@ -85,7 +90,7 @@ def settings_values(sims: Sims, database_url: str, **extra: Any) -> dict[str, An
             "projects": ["PAY"],
             "poll_overlap": 5,
         },
-        "servicenow": {"url": sims.snow_url, "username": "bridgeline.integration", "password": "bridgeline"},
+        "servicenow": {"url": sims.snow_url, "username": "bridgeline.integration", "password": SNOW_PASSWORD},
         "worker": {"concurrency": 4, "backoff_initial": 0.05, "backoff_max": 0.2, "max_attempts": 2},
     }
     for key, value in extra.items():

@@ -99,7 +99,7 @@ def check(config: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tupl
 
 def all_systems(sims: Any, tmp_path: Path, **extra: Any) -> dict[str, Any]:
     values: dict[str, Any] = support.settings_values(sims, f"sqlite:///{tmp_path / 'bridgeline.db'}")
-    values["remedy"] = {"url": sims.remedy_url, "username": "bridgeline", "password": "bridgeline"}
+    values["remedy"] = {"url": sims.remedy_url, "username": "bridgeline", "password": support.REMEDY_PASSWORD}
     for key, value in extra.items():
         values[key] = {**values[key], **value}
     return values
