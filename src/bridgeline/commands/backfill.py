@@ -37,10 +37,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from bridgeline import metrics
 from bridgeline.errors import ConfigError
 from bridgeline.log import get_logger
 from bridgeline.model import EntityRef, Event, utcnow
+from bridgeline.sync.polling import count_received
 
 log = get_logger("bridgeline.backfill")
 
@@ -178,8 +178,7 @@ async def run_backfill(
         chunk = entities[state.position : state.position + batch]
         events = [Event(EntityRef.parse(e), source="backfill") for e in chunk]
         await store.enqueue(events)
-        for ev in events:
-            metrics.EVENTS_RECEIVED.labels(ev.ref.system, ev.ref.kind, ev.source).inc()
+        count_received(events)
         worked = 0
         while not stop.is_set():
             n = await service.worker.run_batch()  # whatever is due, the batch's entities among it
