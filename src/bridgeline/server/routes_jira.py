@@ -67,7 +67,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def _one_writer(request: Request, service: Service) -> contextlib.AbstractAsyncContextManager[Any]:
     """SQLite has one writer: concurrent deliveries queue here, in order and at once, rather than
-    in SQLite's busy-wait, whose growing sleeps made the slowest answers seconds long."""
+    in SQLite's busy-wait, whose growing sleeps make the slowest answers seconds long."""
     if service.store.dialect != "sqlite":
         return contextlib.nullcontext()
     lock: asyncio.Lock | None = getattr(request.app.state, "jira_inbox_lock", None)
