@@ -158,6 +158,9 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
+    for own in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # uvicorn may have set up its own
+        logging.getLogger(own).handlers.clear()
+        logging.getLogger(own).propagate = True
     for noisy in ("httpx", "httpcore", "uvicorn.access", "apscheduler", "sqlalchemy", "alembic", "aiosqlite"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
 

@@ -69,7 +69,10 @@ async def test_the_status_page_loads_and_a_replay_works(start_daemon: Any, sims:
             await page.screenshot(path=str(tmp_path / "status.png"), full_page=True)
 
             with sims.jira_api() as api:
-                payload = {"version": api.get("/version/10003").json(), "project": api.get("/project/PAY").json()}
+                payload = {
+                    "version": api.get("/version/10003").json(),
+                    "project": api.get("/project/PAY").json(),
+                }
             await page.goto(daemon.url + "/status/preview")
             await page.select_option("#mapping", "ops-release")
             await page.fill("#payload", json.dumps(payload))

@@ -32,7 +32,9 @@ async def test_without_an_admin_token_replay_and_drop_are_refused(start_daemon: 
     assert (await daemon.service.store.inbox_row(BROKEN)).state == "dead"  # type: ignore[union-attr]
 
 
-async def test_the_api_replays_with_the_token_and_the_fixed_release_syncs(start_daemon: Any, sims: Any) -> None:
+async def test_the_api_replays_with_the_token_and_the_fixed_release_syncs(
+    start_daemon: Any, sims: Any
+) -> None:
     daemon = await daemon_with_a_dead_letter(
         start_daemon, sims, server={"admin_token": TOKEN}, jira={"poll_interval": 3600}
     )  # one poll only: the fix below reaches bridgeline through the replay, not through a later poll
@@ -41,19 +43,27 @@ async def test_the_api_replays_with_the_token_and_the_fixed_release_syncs(start_
         assert [d["entity"] for d in listed] == [BROKEN]
         assert "description" in listed[0]["error"]
         anonymous = await http.post(f"/api/dead-letters/{BROKEN}/replay")
-        wrong = await http.post(f"/api/dead-letters/{BROKEN}/replay", headers={"Authorization": "Bearer nope"})
+        wrong = await http.post(
+            f"/api/dead-letters/{BROKEN}/replay", headers={"Authorization": "Bearer nope"}
+        )
         assert anonymous.status_code == wrong.status_code == 401
         sims.set_version_description("10004", "Card tokenisation")
-        ok = await http.post(f"/api/dead-letters/{BROKEN}/replay", headers={"Authorization": f"Bearer {TOKEN}"})
+        ok = await http.post(
+            f"/api/dead-letters/{BROKEN}/replay", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
         assert ok.status_code == 200 and ok.json()["done"] == [BROKEN]
-        again = await http.post(f"/api/dead-letters/{BROKEN}/replay", headers={"Authorization": f"Bearer {TOKEN}"})
+        again = await http.post(
+            f"/api/dead-letters/{BROKEN}/replay", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
         assert again.status_code == 404  # not a dead letter any more
     status = await daemon.wait_for(lambda s: s["links_total"] == 2 and s["queue"]["dead"] == 0)
     assert any(a["action"] == "replay" and a["entity"] == BROKEN for a in status["audit"])
     assert len(sims.change_requests()) == 2
 
 
-async def test_the_page_drops_after_sign_in_and_refuses_cross_site_posts(start_daemon: Any, sims: Any) -> None:
+async def test_the_page_drops_after_sign_in_and_refuses_cross_site_posts(
+    start_daemon: Any, sims: Any
+) -> None:
     daemon = await daemon_with_a_dead_letter(start_daemon, sims, server={"admin_token": TOKEN})
     async with daemon.client() as http:
         bad = await http.post("/status/login", data={"admin_token": "guess"})
@@ -81,7 +91,9 @@ async def test_the_preview_renders_pasted_jira_json(start_daemon: Any, sims: Any
     with sims.jira_api() as api:
         version = api.get("/version/10003").json()
         project = api.get("/project/PAY").json()
-        issues = api.get("/search/jql", params={"jql": "fixVersion = 10003", "fields": "summary"}).json()["issues"]
+        issues = api.get("/search/jql", params={"jql": "fixVersion = 10003", "fields": "summary"}).json()[
+            "issues"
+        ]
     async with daemon.client() as http:
         body = {"mapping": "ops-release", "input": {"version": version, "project": project, "issues": issues}}
         rendered = (await http.post("/api/preview", json=body)).json()
