@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -115,7 +116,17 @@ def test_run_serves_reloads_on_sighup_and_finishes_in_flight_work_on_sigterm(
         mapping.write_text(mapping.read_text().replace('"Release {{', '"Change for release {{'))
         daemon.proc.send_signal(signal.SIGHUP)
         fingerprint = status["mappings"]["fingerprint"]
-        daemon.wait_for(lambda s: s["mappings"]["fingerprint"] != fingerprint)
+        reloaded = daemon.wait_for(lambda s: s["mappings"]["fingerprint"] != fingerprint)
+        # a broken edit is refused: the previous set stays live, and the refusal is counted
+        (tmp_path / "mappings" / "broken.yaml").write_text("apiVersion: bridgeline/v1\nkind: Mapping\n")
+        daemon.proc.send_signal(signal.SIGHUP)
+        refused = daemon.wait_for(lambda s: s["mappings"]["last_reload"]["ok"] is False)
+        assert refused["mappings"]["fingerprint"] == reloaded["mappings"]["fingerprint"]
+        assert "broken.yaml" in refused["mappings"]["last_reload"]["error"]
+        metrics = daemon.get("/metrics").text
+        failures = re.search(r"^bridgeline_mapping_reload_failures_total (\S+)$", metrics, re.M)
+        assert failures and float(failures.group(1)) >= 1
+        assert daemon.get("/readyz").status_code == 200  # still ready: a valid set is live
 
         # a release edit that takes a while to sync: Jira answers slowly now
         with httpx.Client(base_url=sims.jira_url) as jira:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .conftest import Daemon
+
+
+def replays(metrics_text: str) -> float:
+    found = re.search(r'bridgeline_dead_letter_actions_total\{action="replay"\} (\S+)', metrics_text)
+    return float(found.group(1)) if found else 0.0
+
 
 TOKEN = "status-admin-token-0f3c9a"
 BROKEN = "jira:version:10004"
@@ -42,6 +49,9 @@ async def test_the_api_replays_with_the_token_and_the_fixed_release_syncs(
         listed = (await http.get("/api/dead-letters")).json()["dead_letters"]
         assert [d["entity"] for d in listed] == [BROKEN]
         assert "description" in listed[0]["error"]
+        before = (await http.get("/metrics")).text
+        assert "bridgeline_dead_letters 1.0" in before
+        assert re.search(r'bridgeline_events_processed_total\{[^}]*outcome="dead"[^}]*\} [1-9]', before)
         anonymous = await http.post(f"/api/dead-letters/{BROKEN}/replay")
         wrong = await http.post(
             f"/api/dead-letters/{BROKEN}/replay", headers={"Authorization": "Bearer nope"}
@@ -56,6 +66,8 @@ async def test_the_api_replays_with_the_token_and_the_fixed_release_syncs(
             f"/api/dead-letters/{BROKEN}/replay", headers={"Authorization": f"Bearer {TOKEN}"}
         )
         assert again.status_code == 404  # not a dead letter any more
+        after = (await http.get("/metrics")).text
+        assert replays(after) == replays(before) + 1
     status = await daemon.wait_for(lambda s: s["links_total"] == 2 and s["queue"]["dead"] == 0)
     assert any(a["action"] == "replay" and a["entity"] == BROKEN for a in status["audit"])
     assert len(sims.change_requests()) == 2
