@@ -180,9 +180,6 @@ class RemedySettings(_Section):
     poll_interval: float = Field(60.0, gt=0)
     poll_overlap: float = Field(120.0, ge=0, description="Seconds the Last Modified Date cursor re-reads")
     poll_page_size: int = Field(200, ge=1, le=2000)
-    integration_user: str | None = Field(
-        None, description="bridgeline's own login (defaults to username); its changes are not echoed"
-    )
     web_url: str | None = Field(None, description="Mid-tier URL for links people open (defaults to url)")
     ar_server: str = Field("remedy", description="AR server name in mid-tier links (/arsys/forms/<server>)")
     task_correlation_field: str = Field(
@@ -202,11 +199,6 @@ class RemedySettings(_Section):
     @classmethod
     def _strip_slash(cls, v: str) -> str:
         return v.rstrip("/")
-
-    @property
-    def own_user(self) -> str:
-        return self.integration_user or self.username
-
 
 class WorkerSettings(_Section):
     """How the sync engine takes work from the inbox."""

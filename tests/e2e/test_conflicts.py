@@ -10,7 +10,7 @@ from .test_release_to_change import open_versions, snow_records
 
 
 async def test_target_edits_follow_the_conflict_policy_and_are_audited(service: Service, sims: Sims) -> None:
-    await service.sync_once()
+    await service.converge()
     key, version = open_versions(sims)[0]
     corr = f"jira:{key}:version:{version['id']}"
     [change] = snow_records(sims, "change_request", f"correlation_id={corr}")
@@ -24,7 +24,7 @@ async def test_target_edits_follow_the_conflict_policy_and_are_audited(service: 
         )
         assert r.status_code == 200
     await service.store.enqueue([Event(EntityRef("servicenow", "change_request", change["sys_id"]))])
-    await service.sync_once()
+    await service.converge()
     [now] = snow_records(sims, "change_request", f"correlation_id={corr}")
     assert now["short_description"] == f"Release {key} {version['name']}"
     assert now["justification"] == "Needed for the audit"
@@ -38,7 +38,7 @@ async def test_target_edits_follow_the_conflict_policy_and_are_audited(service: 
     with sims.jira_api() as api:
         assert api.put(f"/version/{version['id']}", json={"name": version["name"] + "-rc"}).status_code == 200
     sims.snow_calls.clear()
-    await service.sync_once()
+    await service.converge()
     [after] = snow_records(sims, "change_request", f"correlation_id={corr}")
     assert after["short_description"] == f"Release {key} {version['name']}-rc"
     assert after["justification"] == "Needed for the audit"

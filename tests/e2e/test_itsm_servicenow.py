@@ -190,4 +190,5 @@ async def test_the_cabs_answer_comes_back_as_an_event_for_the_change(start: Star
     await service.store.enqueue(
         [Event(EntityRef("servicenow", "change_request", change["sys_id"]), source="webhook")]
     )
-    assert len([r for r in await service.store.inbox_rows() if r.entity.startswith("servicenow:")]) == 1
+    entity = f"servicenow:change_request:{change['sys_id']}"
+    assert len([r for r in await service.store.inbox_rows() if r.entity == entity]) == 1

@@ -39,7 +39,7 @@ def snow_records(sims: Sims, table: str, query: str) -> list[dict[str, Any]]:
 
 
 async def test_first_sync_creates_one_change_request_per_open_release(service: Service, sims: Sims) -> None:
-    report = await service.sync_once()
+    report = await service.converge()
     assert report.dead == 0 and report.pending == 0
     versions = open_versions(sims)
     assert versions, "the seed data has open releases"
@@ -64,17 +64,17 @@ async def test_first_sync_creates_one_change_request_per_open_release(service: S
 
 
 async def test_second_sync_writes_nothing(service: Service, sims: Sims) -> None:
-    await service.sync_once()
+    await service.converge()
     sims.snow_calls.clear()
     audit_before = await service.store.last_audit_id()
-    report = await service.sync_once()
+    report = await service.converge()
     assert report.writes == 0
     assert sims.snow_calls.writes() == []
     assert await service.store.last_audit_id() == audit_before
 
 
 async def test_editing_an_issue_sends_exactly_the_changed_fields(service: Service, sims: Sims) -> None:
-    await service.sync_once()
+    await service.converge()
     _key, version = open_versions(sims)[0]
     issue = issues_of(sims, version["id"])[0]
     with sims.jira_api() as api:
@@ -85,7 +85,7 @@ async def test_editing_an_issue_sends_exactly_the_changed_fields(service: Servic
             == 204
         )
     sims.snow_calls.clear()
-    report = await service.sync_once()
+    report = await service.converge()
     writes = sims.snow_calls.writes()
     assert report.writes == 2 and len(writes) == 2
     assert all(w["method"] == "PATCH" for w in writes)
@@ -100,7 +100,7 @@ async def test_editing_an_issue_sends_exactly_the_changed_fields(service: Servic
 async def test_issues_joining_and_leaving_a_release_add_and_cancel_tasks(
     service: Service, sims: Sims
 ) -> None:
-    await service.sync_once()
+    await service.converge()
     key, version = open_versions(sims)[0]
     leaving = issues_of(sims, version["id"])[0]
     with sims.jira_api() as api:
@@ -121,7 +121,7 @@ async def test_issues_joining_and_leaving_a_release_add_and_cancel_tasks(
             f"/issue/{leaving['key']}", json={"update": {"fixVersions": [{"remove": {"id": version["id"]}}]}}
         )
         assert r.status_code == 204, r.text
-    await service.sync_once()
+    await service.converge()
     [change] = snow_records(sims, "change_request", f"correlation_id=jira:{key}:version:{version['id']}")
     tasks = {
         t["short_description"].split(":")[0]: t
@@ -135,7 +135,7 @@ async def test_issues_joining_and_leaving_a_release_add_and_cancel_tasks(
 async def test_a_lost_link_is_recovered_by_correlation_id_not_duplicated(
     service: Service, sims: Sims
 ) -> None:
-    await service.sync_once()
+    await service.converge()
     before = len(snow_records(sims, "change_request", "correlation_idSTARTSWITHjira:"))
     # as if the process died after creating records but before recording them
     async with service.store.engine.begin() as conn:
@@ -147,7 +147,7 @@ async def test_a_lost_link_is_recovered_by_correlation_id_not_duplicated(
         [Event(EntityRef("jira", "version", v["id"])) for _, v in open_versions(sims)]
     )
     sims.snow_calls.clear()
-    report = await service.sync_once()
+    report = await service.converge()
     assert report.dead == 0
     assert len(snow_records(sims, "change_request", "correlation_idSTARTSWITHjira:")) == before
     assert [w for w in sims.snow_calls.writes() if w["method"] == "POST"] == []

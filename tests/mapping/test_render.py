@@ -223,7 +223,7 @@ def test_children_one_per_item_with_their_removal_policy(load, kit) -> None:
         ("jira:issue:10001", "jira:PAY:issue:10001:task"),
     ]
     assert tasks[0].fields == {"short_description": "PAY-2: issue 2", "points": "0"}
-    assert tasks[0].target == TargetSpec("servicenow", "change_task", api="table")
+    assert tasks[0].target == TargetSpec("servicenow", "change_task", api=None)
     policy = RemovePolicy("close", {"close_code": "successful", "close_notes": "Left release 1.4.0"})
     assert tasks[0].on_remove == policy
     assert rendered.on_remove == {"tasks": policy, "notes": RemovePolicy("keep", {})}
@@ -317,3 +317,57 @@ def test_an_empty_child_identity_fails_the_render(load, kit) -> None:
         "children.tasks.identity",
         "the correlation id rendered empty",
     )
+
+
+def test_tasks_follow_their_change_request_into_its_api(load) -> None:
+    mapping = load(
+        {
+            "release.yaml": """
+apiVersion: bridgeline/v1
+kind: Mapping
+metadata: {name: release}
+source: {system: jira, entity: version}
+target: {system: servicenow, record: change_request, api: change}
+identity: "v{{ version.id }}"
+children:
+  tasks:
+    for_each: issues
+    identity: "v{{ version.id }}i{{ issue.id }}"
+    target: {system: servicenow, record: change_task}
+"""
+        }
+    ).get("release")
+    assert mapping.children[0].target.api == "change"
+
+
+def test_remedy_changes_have_tasks_and_a_task_is_never_a_top_level_record(load) -> None:
+    remedy = load(
+        {
+            "r.yaml": """
+apiVersion: bridgeline/v1
+kind: Mapping
+metadata: {name: r}
+source: {system: jira, entity: version}
+target: {system: remedy, record: change}
+identity: "v{{ version.id }}"
+children:
+  tasks:
+    for_each: issues
+    identity: "v{{ version.id }}i{{ issue.id }}"
+    target: {system: remedy, record: task}
+"""
+        }
+    ).get("r")
+    assert remedy.children[0].target.record == "task"
+
+
+def test_a_task_alone_is_refused_with_a_hint(problems) -> None:
+    found = problems("""
+apiVersion: bridgeline/v1
+kind: Mapping
+metadata: {name: t}
+source: {system: jira, entity: issue}
+target: {system: remedy, record: task}
+identity: "i{{ issue.id }}"
+""")
+    assert any("target.record: a task belongs to a change" in p for p in found), found

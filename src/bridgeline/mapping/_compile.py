@@ -174,6 +174,11 @@ class Compilation:
         assert doc.target is not None
         names = self.names()
         target = target_spec(doc.target)
+        if target.record in ("change_task", "task"):
+            self.problem(
+                ("target", "record"),
+                f"a {target.record} belongs to a change: write it as a child of the change's mapping",
+            )
         fields = self.fields(doc.fields, ("fields",), names, doc.vars)
         children = [self.child(name, child, target, doc.vars) for name, child in doc.children.items()]
         rules = self.rules(doc.reverse)
@@ -187,15 +192,16 @@ class Compilation:
     ) -> CompiledChild | None:
         base: Path = ("children", name)
         spec = target_spec(child.target)
+        if spec.system == "servicenow" and spec.api is None and parent.api is not None:
+            # tasks go in through the same API as their change request
+            spec = TargetSpec(spec.system, spec.record, parent.api, spec.type, spec.template)
         if spec.system != parent.system:
             self.problem(
                 (*base, "target"), f"children are written to {parent.system}, like their parent record"
             )
-        elif spec.system == "remedy":
-            self.problem(
-                (*base, "target"), "Remedy changes have no child records here; use fields of the change"
-            )
-        elif spec.record != "change_task":
+        elif spec.system == "remedy" and spec.record != "task":
+            self.problem((*base, "target", "record"), "a child of a Remedy change is a task (TMS:Task)")
+        elif spec.system == "servicenow" and spec.record != "change_task":
             self.problem((*base, "target", "record"), "a child of a change_request is a change_task")
         parent_names = self.names()
         if isinstance(child.for_each, str) and child.for_each.strip() == "":

@@ -84,8 +84,10 @@ class ServiceNowTarget(Strict):
 
     system: Literal["servicenow"]
     record: Literal["change_request", "change_task"] = "change_request"
-    api: Literal["table", "change"] = Field(
-        "table", description="table = /api/now/table; change = the Change Management API (sn_chg_rest)."
+    api: Literal["table", "change"] | None = Field(
+        None,
+        description="table = /api/now/table; change = the Change Management API (sn_chg_rest). Absent: "
+        "a change_task follows its change_request, a change_request the servicenow.api setting.",
     )
     type: Literal["normal", "emergency", "standard"] | None = Field(
         None, description="Change model of a change_request (normal when absent)."
@@ -106,10 +108,10 @@ class ServiceNowTarget(Strict):
 
 
 class RemedyTarget(Strict):
-    """A BMC Remedy / Helix infrastructure change."""
+    """A BMC Remedy / Helix infrastructure change, or a task (TMS:Task) of one."""
 
     system: Literal["remedy"]
-    record: Literal["change"] = "change"
+    record: Literal["change", "task"] = "change"
 
 
 Target = Annotated[

@@ -164,6 +164,21 @@ class Service:
         finally:
             self._reports = None
 
+    async def converge(self, *, max_cycles: int = 10) -> CycleReport:
+        """Cycles until one finds nothing to do: bridgeline's own writes show up as changes in the next
+        poll (an issue transitioned, a change request updated); they settle within a few cycles."""
+        total = CycleReport()
+        for _ in range(max_cycles):
+            report = await self.sync_once()
+            total.events += report.events
+            total.processed += report.processed
+            total.writes += report.writes
+            total.reports.extend(report.reports)
+            total.pending, total.dead = report.pending, report.dead
+            if report.processed == 0:
+                break
+        return total
+
     # -- running -----------------------------------------------------------------------------
 
     async def _poll_job(self, poller: Poller) -> None:

@@ -58,7 +58,6 @@ def build_pollers(settings: Settings, store: Store, targets: dict[str, TargetCon
         remedy_changes = RemedyChanges(
             remedy.client,
             overlap_seconds=settings.remedy.poll_overlap,
-            own_user=settings.remedy.own_user,
             page_size=settings.remedy.poll_page_size,
         )
         pollers.append(RemedyPoller(store, remedy_changes, interval=settings.remedy.poll_interval))

@@ -61,12 +61,10 @@ class RemedyChanges:
         client: RemedyClient,
         *,
         overlap_seconds: float = 120.0,
-        own_user: str | None = None,
         page_size: int = 200,
     ) -> None:
         self.client = client
         self.overlap = int(overlap_seconds)
-        self.own_user = own_user
         self.page_size = page_size
 
     def qualification(self, cursor: str | None) -> str:
@@ -106,8 +104,9 @@ class RemedyChanges:
             if known.get(entity) == mark:
                 continue
             result.marks[entity] = (MARK_SCOPE, mark)
-            if self.own_user and values.get("Last Modified By") == self.own_user:
-                continue  # bridgeline's own write
+            # Remedy keeps no update counter: whether others wrote between two of our writes cannot be
+            # told from the last modifier, so every change is an event; the engine recognises echoes
+            # (what it wrote itself) with one read and no Jira call.
             result.events.append(Event(EntityRef.parse(entity), source="poll"))
         if newest:
             result.cursor = (self.cursor_name, str(newest))

@@ -108,12 +108,25 @@ class ServiceNowChanges:
             if known.get(entity) == mark:
                 continue
             result.marks[entity] = (mark_scope(table), mark)
-            if self.own_user and row.get("sys_updated_by") == self.own_user:
-                continue  # bridgeline's own write
+            if (
+                self.own_user
+                and row.get("sys_updated_by") == self.own_user
+                and _one_more(known.get(entity), mark)
+            ):
+                # exactly one update since the last poll, and it was bridgeline's own write: an echo.
+                # (Skipping on the last updater alone would lose a CAB decision followed by a write of ours.)
+                continue
             result.events.append(Event(EntityRef.parse(entity), source="poll"))
         if newest:
             result.cursor = (cursor_name(table), newest)
         return result
+
+
+def _one_more(previous: str | None, current: str) -> bool:
+    try:
+        return previous is not None and int(current) == int(previous) + 1
+    except ValueError:
+        return False
 
 
 def signature(secret: str, body: bytes) -> str:

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bridgeline.sim._faults import FaultConfig, FaultInjector
-from bridgeline.sim._persist import load_json, save_json_atomic
+from bridgeline.sim._persist import StateWriter, load_json, save_json_atomic
 from bridgeline.sim.jira import (
     _routes_admin,
     _routes_html,
@@ -43,7 +43,8 @@ class JiraSimulator:
             jira = JIRA(served.url, basic_auth=("bridgeline@example.com", "bridgeline-token"))
 
     With ``state_path`` the state is loaded from that file when it exists (else seeded and written),
-    and saved after every successful change.
+    and saved after every successful change - or at most once per ``save_delay`` seconds, and on
+    :meth:`save`.
     """
 
     def __init__(
@@ -55,6 +56,7 @@ class JiraSimulator:
         faults: FaultConfig | None = None,
         webhook_options: WebhookOptions | None = None,
         rate_limit: RateLimitConfig | None = None,
+        save_delay: float = 0.0,
     ) -> None:
         if mode not in ("cloud", "datacenter"):
             raise ValueError(f"mode must be 'cloud' or 'datacenter', not {mode!r}")
@@ -63,6 +65,7 @@ class JiraSimulator:
         self.scale = scale
         self.state_path = Path(state_path) if state_path is not None else None
         self.state = JiraState(mode=mode, seed=seed)
+        self.writer = StateWriter(self._save_if_dirty, save_delay)
         self.faults = faults or FaultConfig()
         self.webhook_options = webhook_options or WebhookOptions()
         self.rate_limit = rate_limit or RateLimitConfig()
@@ -126,6 +129,11 @@ class JiraSimulator:
             self.state.dirty = False
 
     def save_if_dirty(self) -> None:
+        """After a change: write now, or soon when ``save_delay`` is set."""
+        if self.state_path is not None and self.state.dirty:
+            self.writer.changed()
+
+    def _save_if_dirty(self) -> None:
         if self.state_path is not None and self.state.dirty:
             self.save()
 

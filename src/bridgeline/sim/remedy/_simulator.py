@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from bridgeline.sim._faults import FaultConfig, FaultInjector, Receive, Scope, Send
-from bridgeline.sim._persist import load_json, save_json_atomic
+from bridgeline.sim._persist import StateWriter, load_json, save_json_atomic
 from bridgeline.sim.remedy import _errors as err
 from bridgeline.sim.remedy._admin import admin_routes, page_routes
 from bridgeline.sim.remedy._api import api_routes
@@ -50,6 +50,7 @@ class RemedySimulator:
         token_lifetime: float = 3600.0,
         *,
         config: RemedyConfig | None = None,
+        save_delay: float = 0.0,
         **knobs: Any,
     ) -> None:
         known = {f.name for f in fields(RemedyConfig)}
@@ -59,6 +60,8 @@ class RemedySimulator:
         self.config = config or RemedyConfig(token_lifetime=token_lifetime, **knobs)
         self.seed = seed
         self.state_path = Path(state_path) if state_path is not None else None
+        # the state file after each change, or at most once per save_delay seconds (and on save())
+        self.writer = StateWriter(self._write, save_delay)
         self.clock = SimClock()
         self.faults = faults or FaultConfig()
         self._counts: Counter[str] = Counter()
@@ -101,7 +104,16 @@ class RemedySimulator:
         self.saved()
 
     def saved(self) -> None:
-        """Persist the state (atomic write) when the simulator has a ``state_path``."""
+        """After a change: persist the state when the simulator has a ``state_path`` (now, or soon)."""
+        if self.state_path is not None:
+            self.writer.changed()
+
+    def save(self) -> None:
+        """Write the state file now (atomically)."""
+        self.writer.cancel()
+        self._write()
+
+    def _write(self) -> None:
         if self.state_path is None:
             return
         with self._save_lock, self.state.lock:

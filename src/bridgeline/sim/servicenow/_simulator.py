@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bridgeline.sim._faults import FaultConfig, FaultInjector
-from bridgeline.sim._persist import load_json, save_json_atomic
+from bridgeline.sim._persist import StateWriter, load_json, save_json_atomic
 from bridgeline.sim._serve import ServedApp, serve_in_thread
 from bridgeline.sim.servicenow import _change_api, _table_api
 from bridgeline.sim.servicenow._admin import admin_routes
@@ -73,6 +73,7 @@ class ServiceNowSimulator:
         faults: FaultConfig | None = None,
         token_lifetime: float = 1799.0,
         table_transition_refusal: str = "error",
+        save_delay: float = 0.0,
         **settings: Any,
     ) -> None:
         self.settings = SimSettings(
@@ -82,6 +83,8 @@ class ServiceNowSimulator:
             **settings,
         )
         self.state_path = Path(state_path) if state_path is not None else None
+        # the state file after each change, or at most once per save_delay seconds (and on save())
+        self.writer = StateWriter(self.save, save_delay)
         self.clock = Clock()
         self.lock = threading.RLock()
         self.outbound = Outbound(self.settings)
@@ -249,7 +252,7 @@ class ServiceNowSimulator:
         with self.lock:
             status, answer = self.auth.token_endpoint(body, request.headers.get("authorization"))
             if status == 200:
-                self.save()
+                self.writer.changed()
         entry["status"] = status
         return JSONResponse(answer, status, headers={"Cache-Control": "no-store"})
 
@@ -294,7 +297,7 @@ class ServiceNowSimulator:
             with self.lock:
                 answer = handler(self, call)
                 if request.method in MUTATING and answer.status < 400:
-                    self.save()
+                    self.writer.changed()
         except SimError as exc:
             answer = Answer.from_error(exc)
         except Exception as exc:
