@@ -35,13 +35,13 @@ fields:
 """
 
 
-async def start(sims: Any, tmp_path: Path, **extra: Any) -> Service:
-    values = support.settings_values(sims, f"sqlite:///{tmp_path / 'bridgeline.db'}", **extra)
+async def start(sims: Any, database_url: str, **extra: Any) -> Service:
+    values = support.settings_values(sims, database_url, **extra)
     return await Service.start(settings_from_values(values))
 
 
-async def test_an_interrupted_backfill_resumes_where_it_stopped(sims: Any, tmp_path: Path) -> None:
-    service = await start(sims, tmp_path)
+async def test_an_interrupted_backfill_resumes_where_it_stopped(sims: Any, database_url: str) -> None:
+    service = await start(sims, database_url)
     try:
         stop = asyncio.Event()
         seen: list[tuple[int, int]] = []
@@ -91,7 +91,7 @@ async def test_issue_mappings_add_the_issues_updated_since_the_date(sims: Any, t
     folder.mkdir()
     (folder / "release.yaml").write_text((support.MAPPINGS / "release.yaml").read_text(), encoding="utf-8")
     (folder / "issue.yaml").write_text(ISSUE_MAPPING, encoding="utf-8")
-    service = await start(sims, tmp_path, mappings=[str(folder)])
+    service = await start(sims, f"sqlite:///{tmp_path / 'bridgeline.db'}", mappings=[str(folder)])
     try:
         assert len(await plan(service, "PAY", date(2999, 1, 1))) == 4  # releases only: no issue is that new
         result = await run_backfill(service, "PAY", date(2000, 1, 1), batch=10)
