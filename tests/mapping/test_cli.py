@@ -102,7 +102,7 @@ def test_preview_from_a_payload(tmp_path: Path, capsys) -> None:
     )
     assert "   risk                = '2'\n" in out
     assert "<- fields.risk (" in out and "map risk_matrix 'Highest' -> '2'" in out
-    assert "   + tasks jira:issue:10101  identity jira:PAY:issue:10101:task\n" in out
+    assert "   + tasks jira:issue:10101  identity jira:PAY:version:10042:issue:10101\n" in out
     assert "== remedy-release\n   skipped: source filters or when\n" in out
     assert "servicenow-hotfix" not in out  # an issue mapping does not read releases
 

@@ -59,7 +59,6 @@ def test_an_approval_gives_transitions_with_stable_keys(release_ctx: dict) -> No
 
     transitions = [a for a in first if a.kind == "transition"]
     assert [(a.issue_key, a.params["to"]) for a in transitions] == [
-        ("PAY-101", "Ready for Release"),
-        ("PAY-102", "Ready for Release"),
+        ("PAY-101", "Ready for Release"),  # in review; PAY-102 is still in progress
     ]
     assert {a.key for a in transitions} <= {a.key for a in later}
