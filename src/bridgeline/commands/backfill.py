@@ -239,6 +239,10 @@ async def backfill_main(
     configure_logging("warning" if settings.log_level == "info" else settings.log_level, settings.log_format)
     protect_secrets(settings)
     service = await Service.start(settings)
+    if since is not None and not service.mappings.current.for_source(system="jira", entity="issue"):
+        console.print(
+            "No issue mapping is live: --since has no effect; every release of the project is synced."
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
