@@ -40,7 +40,6 @@ from rich.progress import (
 from bridgeline.errors import ConfigError
 from bridgeline.log import get_logger
 from bridgeline.model import EntityRef, Event, utcnow
-from bridgeline.sync.polling import count_received
 
 log = get_logger("bridgeline.backfill")
 
@@ -146,6 +145,8 @@ async def run_backfill(
     planned: Callable[[BackfillState], None] | None = None,
 ) -> BackfillResult:
     """Plan (or resume), then feed and work off the entities a batch at a time until done or ``stop``."""
+    from bridgeline.sync.polling import count_received
+
     if service.jira is None:
         raise ConfigError("backfill reads Jira: add a 'jira:' section to the configuration")
     stop = stop or asyncio.Event()

@@ -24,14 +24,16 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import yaml
 
 from bridgeline.config import Settings, load_settings
 from bridgeline.errors import BridgelineError, ConfigError
 from bridgeline.log import REDACTED, redact_text
-from bridgeline.server.health import CheckResult, check_connections
+
+if TYPE_CHECKING:
+    from bridgeline.server.health import CheckResult
 
 
 def register(subparsers: Any) -> None:
@@ -66,6 +68,8 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
 
 
 def check_settings(path: Path | None) -> tuple[Settings | None, CheckResult]:
+    from bridgeline.server.health import CheckResult
+
     try:
         settings = load_settings(path)
     except ConfigError as exc:
@@ -78,6 +82,7 @@ def check_settings(path: Path | None) -> tuple[Settings | None, CheckResult]:
 
 def check_mappings(settings: Settings) -> list[CheckResult]:
     from bridgeline.mapping import MappingSetError, load_mapping_set
+    from bridgeline.server.health import CheckResult
 
     try:
         mappings = load_mapping_set(settings.mappings)
@@ -116,6 +121,7 @@ def check_mappings(settings: Settings) -> list[CheckResult]:
 async def check_database(settings: Settings) -> CheckResult:
     import sqlalchemy as sa
 
+    from bridgeline.server.health import CheckResult
     from bridgeline.store import Store, redact_url
     from bridgeline.store.migrate import current_revision, head_revision
 
@@ -158,6 +164,8 @@ async def check_database(settings: Settings) -> CheckResult:
 
 async def run_checks(path: Path | None, *, offline: bool = False, timeout: float = 10.0) -> list[CheckResult]:
     """Every check, in the order a person would fix things."""
+    from bridgeline.server.health import check_connections
+
     settings, first = check_settings(path)
     results = [first]
     if settings is None:
@@ -174,6 +182,8 @@ async def run_checks(path: Path | None, *, offline: bool = False, timeout: float
 
 
 def _redacted(r: CheckResult) -> CheckResult:
+    from bridgeline.server.health import CheckResult
+
     return CheckResult(r.system, r.check, r.ok, redact_text(r.detail), r.ms, r.transient)
 
 
