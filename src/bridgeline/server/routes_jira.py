@@ -34,7 +34,7 @@ from bridgeline.connectors.jira.webhooks import (
 )
 from bridgeline.errors import BridgelineError, RetryableError
 from bridgeline.log import get_logger
-from bridgeline.sync.polling import count_received
+from bridgeline.sync.polling import count_received, issue_prefilter
 
 if TYPE_CHECKING:
     from bridgeline.sync.service import Service
@@ -111,7 +111,7 @@ async def jira_webhook(request: Request) -> JSONResponse:
         return _answer(400, error=f"the body must be a JSON object, not {type(payload).__name__}")
     identifier = request.headers.get(IDENTIFIER_HEADER) or None
     try:
-        issue_events = bool(service.mappings.current.for_source(system="jira", entity="issue"))
+        issue_events = issue_prefilter(service.mappings.current)
     except BridgelineError:
         issue_events = False
     delivery = parse_delivery(

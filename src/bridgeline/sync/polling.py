@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from bridgeline import metrics
 from bridgeline.connectors.jira import JiraChanges
 from bridgeline.connectors.jira.changes import issues_cursor_name, versions_scope
 from bridgeline.log import get_logger
+from bridgeline.mapping import MappingSet
 from bridgeline.model import Event
 from bridgeline.store import Store
 from bridgeline.sync.mappings import LiveMappings
@@ -19,6 +21,34 @@ log = get_logger("bridgeline.poll")
 def count_received(events: list[Event]) -> None:
     for ev in events:
         metrics.EVENTS_RECEIVED.labels(ev.ref.system, ev.ref.kind, ev.source).inc()
+
+
+def issue_prefilter(mappings: MappingSet) -> bool | Callable[[dict[str, Any]], bool]:
+    """Which changed issues are worth reading for issue mappings, judged on the fields a poll or a
+    webhook carries (project, issue type, labels): False when no mapping reads issues.
+
+    ``when`` conditions need the whole issue: the engine applies them after reading it.
+    """
+    sources = [m.source for m in mappings.for_source(system="jira", entity="issue")]
+    if not sources:
+        return False
+
+    def wanted(issue: dict[str, Any]) -> bool:
+        fields = issue.get("fields") or {}
+        project = (fields.get("project") or {}).get("key")
+        issue_type = (fields.get("issuetype") or {}).get("name")
+        labels = fields.get("labels")
+        for s in sources:
+            if s.projects and project is not None and project not in s.projects:
+                continue
+            if s.issue_types and issue_type is not None and issue_type not in s.issue_types:
+                continue
+            if s.labels and labels is not None and not set(labels) & set(s.labels):
+                continue
+            return True
+        return False
+
+    return wanted
 
 
 class Poller(Protocol):
@@ -57,8 +87,9 @@ class JiraPoller:
             stored += await self.store.enqueue(result.events, marks=result.marks)
             count_received(result.events)
         cursor = await self.store.get_cursor(issues_cursor_name(self.changes.projects))
-        want_issues = bool(self.mappings.current.for_source(system="jira", entity="issue"))
-        result = await self.changes.poll_issues(cursor, self.store.get_marks_for, issue_events=want_issues)
+        result = await self.changes.poll_issues(
+            cursor, self.store.get_marks_for, issue_events=issue_prefilter(self.mappings.current)
+        )
         stored += await self.store.enqueue(result.events, cursor=result.cursor, marks=result.marks)
         count_received(result.events)
         self.last_success = time.time()

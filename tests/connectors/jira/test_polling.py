@@ -46,7 +46,8 @@ async def assert_every_issue_marked(store: Store, jira: Jira, project: str = "")
     for issue_id, issue in issues.items():
         fields = issue["fields"]
         expected = issue_mark(jira_time_ms(fields["updated"]), [v["id"] for v in fields["fixVersions"]])
-        assert marks.get(f"jira:issue:{issue_id}") == expected, issue["key"]
+        mark = marks.get(f"jira:issue:{issue_id}") or ""
+        assert mark.removesuffix("|i") == expected, issue["key"]  # (|i: an issue mapping wanted it)
 
 
 async def test_versions_created_changed_released_archived_and_deleted(
@@ -191,3 +192,50 @@ async def test_page_size_does_not_change_what_is_found(
     ops = {i for i, v in project_issues(cloud).items() if v["key"].startswith("OPS-")}
     assert {e.split(":")[2] for e in await settle(store, "issue")} == ops
     await client.aclose()
+
+
+LABELLED_ISSUE_MAPPING = """\
+apiVersion: bridgeline/v1
+kind: Mapping
+metadata:
+  name: hotfix
+source:
+  system: jira
+  entity: issue
+  labels: [hotfix]
+target:
+  system: servicenow
+  record: change_request
+  type: emergency
+identity: "jira:{{ project.key }}:issue:{{ issue.id }}:hotfix"
+fields:
+  short_description: "{{ issue.key }}"
+"""
+
+
+async def test_issue_mappings_filters_decide_which_issues_are_read_and_a_leaver_is_sent_once(
+    jira: Jira, client: JiraClient, store: Store, tmp_path: Path
+) -> None:
+    root = write_mappings(tmp_path / "m", issues=False)
+    (root / "hotfix.yaml").write_text(LABELLED_ISSUE_MAPPING)
+    poller = make_poller(client, store, root)
+    await poller.poll()
+    issues = await settle(store, "issue")
+    hotfixes = {i.id for i in jira.sim.state.issues.values() if "hotfix" in i.labels}
+    assert hotfixes and issues == {f"jira:issue:{i}" for i in hotfixes}  # only what the filter wants
+    plain = next(i for i in jira.sim.state.issues.values() if "hotfix" not in i.labels)
+    fixed = next(i for i in jira.sim.state.issues.values() if "hotfix" in i.labels)
+    with jira.admin() as api:
+        for key, op in ((plain.key, "add"), (fixed.key, "remove")):
+            r = api.put(f"/issue/{key}", json={"update": {"labels": [{op: "hotfix"}]}})
+            assert r.status_code == 204, r.text
+    await poller.poll()
+    # the new hotfix is read; the former one is read once more, so its mapping can tell it left
+    assert await settle(store, "issue") == {f"jira:issue:{plain.id}", f"jira:issue:{fixed.id}"}
+    with jira.admin() as api:
+        assert (
+            api.put(f"/issue/{fixed.key}", json={"fields": {"summary": "Still not a hotfix"}}).status_code
+            == 204
+        )
+    await poller.poll()
+    assert await settle(store, "issue") == set()

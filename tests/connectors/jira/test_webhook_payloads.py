@@ -265,3 +265,19 @@ def test_a_valid_event_is_never_lost_in_noise(case: tuple[dict[str, Any], set[st
     payload, expected = case
     assert set(entities(payload)) == expected
     assert set(entities(json.loads(json.dumps(payload)))) == expected
+
+
+def test_an_issue_filter_decides_on_the_fields_the_payload_carries() -> None:
+    def hotfixes(issue: dict[str, Any]) -> bool:
+        return "hotfix" in issue["fields"]["labels"]
+
+    def parsed(fields: dict[str, Any]) -> list[str]:
+        payload = issue_payload()
+        payload["issue"]["fields"].update(fields)
+        return [str(e.ref) for e in parse_delivery(payload, identifier="d", issue_events=hotfixes).events]
+
+    both = {"issuetype": {"name": "Bug"}}
+    assert parsed({**both, "labels": ["hotfix"]}) == ["jira:issue:10001", "jira:version:10042"]
+    assert parsed({**both, "labels": []}) == ["jira:version:10042"]
+    # an abbreviated issue (no labels or type in the payload): the engine reads it and decides
+    assert parsed({}) == ["jira:issue:10001", "jira:version:10042"]

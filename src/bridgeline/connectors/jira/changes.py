@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from bridgeline.connectors.jira.client import JiraClient
 from bridgeline.errors import NotFound
@@ -34,7 +35,9 @@ MarkLookup = Callable[[Sequence[str]], Awaitable[dict[str, str]]]
 
 ISSUE_MARK_SCOPE = "jira:issues"
 DELETED = "deleted"
-POLL_FIELDS = ("updated", "fixVersions", "project")
+POLL_FIELDS = ("updated", "fixVersions", "project", "issuetype", "labels")
+# issue -> does an issue mapping want it? (decided on the polled fields: project, type, labels)
+IssueFilter = Callable[[dict[str, Any]], bool]
 
 
 def versions_scope(project: str) -> str:
@@ -57,15 +60,20 @@ def jira_time_ms(value: str) -> int:
     return round(parse_jira_time(value).timestamp() * 1000)
 
 
-def issue_mark(updated_ms: int, fix_versions: Sequence[str]) -> str:
-    """What the poller remembers of an issue: when it changed and which releases it was in."""
-    return f"{updated_ms}|{','.join(sorted(fix_versions))}"
+def issue_mark(updated_ms: int, fix_versions: Sequence[str], wanted: bool = False) -> str:
+    """What the poller remembers of an issue: when it changed, which releases it was in, and whether
+    an issue mapping wanted it (``|i``), so one that stops matching is still sent once more."""
+    return f"{updated_ms}|{','.join(sorted(fix_versions))}" + ("|i" if wanted else "")
 
 
 def mark_versions(mark: str | None) -> list[str]:
     if not mark or "|" not in mark:
         return []
-    return [v for v in mark.split("|", 1)[1].split(",") if v]
+    return [v for v in mark.split("|")[1].split(",") if v]
+
+
+def mark_wanted(mark: str | None) -> bool:
+    return bool(mark) and mark.endswith("|i")  # type: ignore[union-attr]
 
 
 @dataclass
@@ -134,11 +142,14 @@ class JiraChanges:
         keys = ", ".join(f'"{p}"' for p in projects)
         return f"project in ({keys}) AND updated >= {since_ms} ORDER BY updated ASC"
 
-    async def poll_issues(self, cursor: str | None, lookup: MarkLookup, *, issue_events: bool) -> PollResult:
+    async def poll_issues(
+        self, cursor: str | None, lookup: MarkLookup, *, issue_events: bool | IssueFilter
+    ) -> PollResult:
         """Issues updated since ``cursor`` (epoch ms); each change also enqueues its releases.
 
         An issue's mark remembers its fix versions, so one removed from a release re-syncs that
-        release too. With ``issue_events`` the issues themselves are enqueued (issue mappings).
+        release too. ``issue_events`` says which issues are enqueued themselves (for issue mappings):
+        all (True), none (False), or those a filter accepts - and those it accepted last time.
         """
         result = PollResult()
         previous = int(cursor) if cursor else 0
@@ -146,7 +157,7 @@ class JiraChanges:
         jql = self.issue_query(since)
         if jql is None:
             return result
-        latest: dict[str, tuple[int, list[str]]] = {}  # issue id -> (updated ms, fix version ids)
+        latest: dict[str, tuple[int, list[str], bool]] = {}  # issue id -> (updated ms, fix versions, wanted)
         first_seen: dict[str, int] = {}
         rescan: int | None = None
         newest = previous
@@ -166,21 +177,23 @@ class JiraChanges:
                     # edited while we paged: it moved to the end and may have pushed another past us
                     rescan = min(rescan if rescan is not None else first_seen[issue_id], first_seen[issue_id])
                 first_seen.setdefault(issue_id, ms)
-                latest[issue_id] = (ms, fix)
+                wanted = issue_events(issue) if callable(issue_events) else issue_events
+                latest[issue_id] = (ms, fix, wanted)
                 newest = max(newest, ms)
                 last_updated = max(last_updated, ms)
         result.seen = len(latest)
         entities = {issue_id: str(EntityRef("jira", "issue", issue_id)) for issue_id in latest}
         known = await lookup(list(entities.values())) if entities else {}
         versions: dict[str, None] = {}
-        for issue_id, (ms, fix) in latest.items():
+        filtered = callable(issue_events)
+        for issue_id, (ms, fix, wanted) in latest.items():
             entity = entities[issue_id]
-            mark = issue_mark(ms, fix)
+            mark = issue_mark(ms, fix, wanted and filtered)
             before = known.get(entity)
             if before == mark:
                 continue
             result.marks[entity] = (ISSUE_MARK_SCOPE, mark)
-            if issue_events:
+            if wanted or mark_wanted(before):
                 result.events.append(Event(EntityRef("jira", "issue", issue_id), source="poll"))
             for vid in [*fix, *mark_versions(before)]:
                 versions[vid] = None

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,17 +87,30 @@ def delivery_key(identifier: str, ref: EntityRef) -> str:
     return key if len(key) <= 200 else "jira:" + hashlib.sha256(key.encode()).hexdigest()
 
 
+def _wanted(issue_events: bool | Callable[[dict[str, Any]], bool], issue: dict[str, Any] | None) -> bool:
+    if not callable(issue_events):
+        return issue_events
+    fields = (issue or {}).get("fields")
+    if not isinstance(fields, dict) or not {"labels", "issuetype"} <= set(fields):
+        return True  # an abbreviated issue (a comment event): let the engine read and decide
+    try:
+        return bool(issue_events(issue or {}))
+    except Exception:  # a payload odd enough to trip the filter: the engine decides
+        return True
+
+
 def parse_delivery(
     payload: Any,
     *,
     identifier: str | None,
-    issue_events: bool,
+    issue_events: bool | Callable[[dict[str, Any]], bool],
     projects: Collection[str] = (),
 ) -> Delivery:
     """The inbox events one webhook payload stands for; never raises on odd shapes.
 
-    ``issue_events``: issue mappings exist, so issues themselves are enqueued (not only their
-    releases). ``projects``: issues of other projects are ignored (when the payload tells).
+    ``issue_events``: whether issues themselves are enqueued (not only their releases) - all, none,
+    or those a filter accepts; an issue whose payload lacks the fields to decide is enqueued.
+    ``projects``: issues of other projects are ignored (when the payload tells).
     """
     if not isinstance(payload, dict):
         return Delivery("", ignored="the payload is not a JSON object")
@@ -131,7 +144,7 @@ def parse_delivery(
         if issue_id is None:
             delivery.ignored = f"{event} without an issue id"
             return delivery
-        if issue_events:
+        if _wanted(issue_events, issue):
             refs[EntityRef("jira", "issue", issue_id)] = None
         for vid in [*_fix_versions(issue), *_changelog_versions(payload.get("changelog"))]:
             refs[EntityRef("jira", "version", vid)] = None
