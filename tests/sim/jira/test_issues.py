@@ -337,13 +337,15 @@ def test_data_center_users_and_credentials(dc: Served) -> None:
         assert wrong.get("/rest/api/2/myself").status_code == 401
 
 
-
 def test_hotfix_issues_carry_a_justification_that_can_be_edited(cloud: Served) -> None:
     hotfixes = [i for i in cloud.sim.state.issues.values() if "hotfix" in i.labels]
     assert hotfixes and all(i.custom.get("customfield_10050") for i in hotfixes)
     key = hotfixes[0].key
     with cloud.client(ADMIN, "/rest/api/3") as api:
-        assert api.put(f"/issue/{key}", json={"fields": {"customfield_10050": "Checkout is down"}}).status_code == 204
+        assert (
+            api.put(f"/issue/{key}", json={"fields": {"customfield_10050": "Checkout is down"}}).status_code
+            == 204
+        )
         body = api.get(f"/issue/{key}", params={"fields": "customfield_10050"}).json()
         assert body["fields"]["customfield_10050"] == "Checkout is down"
         refused = api.put(f"/issue/{key}", json={"fields": {"customfield_10050": 7}})
