@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from bridgeline.errors import ConfigError, RetryableError
 from bridgeline.model import AuditEntry, EntityRef, Event, Link, Snapshot, TargetRef, utcnow
 from bridgeline.store import tables as t
+from bridgeline.store.locks import FileLock, PostgresAdvisoryLock, ProcessLock, sqlite_lock_path
 
 
 def async_url(url: str) -> str:
@@ -125,6 +126,13 @@ class Store:
 
         async with self.engine.begin() as conn:
             await conn.run_sync(upgrade_connection)
+
+    def lock(self, name: str) -> ProcessLock:
+        """A lock one process holds at a time, lost when the process or its connection dies
+        (see :mod:`bridgeline.store.locks`); the replicas elect their leader with it."""
+        if self.dialect == "postgresql":
+            return PostgresAdvisoryLock(self.engine, name)
+        return FileLock(sqlite_lock_path(sa.engine.make_url(self.url), name), name)
 
     async def ping(self) -> bool:
         try:
