@@ -26,6 +26,7 @@ from bridgeline.errors import BridgelineError
 from bridgeline.log import get_logger, register_secret
 from bridgeline.store import Store
 from bridgeline.sync.engine import SyncEngine
+from bridgeline.sync.leader import Leadership
 from bridgeline.sync.mappings import LiveMappings
 from bridgeline.sync.polling import JiraPoller, Poller
 from bridgeline.sync.reports import EntityReport
@@ -85,6 +86,9 @@ class Service:
         self.pollers.extend(build_pollers(settings, store, targets))
         self.scheduler: AsyncIOScheduler | None = None
         self.stopping = asyncio.Event()
+        # only the leader among the replicas polls; a follower checks as often as the pollers run
+        campaign = min([5.0, *(p.interval for p in self.pollers)])
+        self.leader = Leadership(store, interval=campaign, on_elected=self._poll_soon)
 
     @classmethod
     async def start(
@@ -122,6 +126,7 @@ class Service:
     async def aclose(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        await self.leader.resign()
         for target in self.targets.values():
             await target.aclose()
         if self.jira is not None:
@@ -182,6 +187,8 @@ class Service:
     # -- running -----------------------------------------------------------------------------
 
     async def _poll_job(self, poller: Poller) -> None:
+        if not self.leader.is_leader:
+            return
         try:
             await poller.poll()
         except BridgelineError as exc:
@@ -202,6 +209,14 @@ class Service:
                 lag = poller.lag()
                 if lag is not None:
                     metrics.SYNC_LAG.labels(poller.name).set(lag)
+
+    def _poll_soon(self) -> None:
+        """A newly elected leader polls at once instead of waiting out an interval."""
+        if self.scheduler is None:
+            return
+        for poller in self.pollers:
+            with contextlib.suppress(Exception):
+                self.scheduler.modify_job(f"poll-{poller.name}", next_run_time=_now())
 
     def start_scheduler(self) -> AsyncIOScheduler:
         scheduler = AsyncIOScheduler(timezone="UTC")
@@ -226,7 +241,9 @@ class Service:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Poll on schedule and work the inbox until ``stop`` is set; in-flight work finishes."""
         stop = stop or self.stopping
+        await self.leader.campaign()  # before the first scheduled poll
         self.start_scheduler()
+        leading = asyncio.create_task(self.leader.run(stop), name="leader")
         log.info(
             "bridgeline running",
             pollers=[p.name for p in self.pollers],
@@ -239,6 +256,10 @@ class Service:
             if self.scheduler is not None:
                 self.scheduler.shutdown(wait=False)
                 self.scheduler = None
+            leading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await leading
+            await self.leader.resign()
         log.info("bridgeline stopped")
 
     def reload_mappings(self) -> bool:
