@@ -39,7 +39,7 @@ def test_test_runs_the_files_tests(capsys) -> None:
     assert main(["test", str(SHIPPED)]) == 0
     out = capsys.readouterr().out
     assert "PASS  servicenow-release :: archived releases are skipped" in out
-    assert out.rstrip().endswith("14 passed, 0 failed")
+    assert out.rstrip().endswith("16 passed, 0 failed")
 
 
 def test_a_failing_case_shows_what_differs_and_fails(write, tmp_path: Path, capsys, kit) -> None:

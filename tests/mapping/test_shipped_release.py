@@ -27,7 +27,9 @@ def test_a_release_renders_a_normal_change_request_with_a_task_per_issue(release
     assert mapping.applies(release_ctx)
     rendered = mapping.render(release_ctx)
 
-    assert rendered.target == TargetSpec("servicenow", "change_request", api="table", type="normal")
+    assert rendered.target == TargetSpec(
+        "servicenow", "change_request", api=None, type="normal"
+    )  # the setting decides
     assert rendered.identity == "jira:PAY:version:10042"
     assert rendered.fields["risk"] == "2"
     assert rendered.fields["start_date"] == "2024-05-03 18:00:00"

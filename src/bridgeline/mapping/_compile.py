@@ -40,7 +40,7 @@ _KEYS = {
     "link": LINK_KEYS,
 }
 _ISSUE_HINT = "`issue` exists inside children and in issue-scoped reverse actions"
-_REVERSE_HINT = "`target` and `link` exist only in reverse rules"
+_REVERSE_HINT = "`target` exists only in reverse rules"
 _PRESERVING = re.compile(
     r"^issues(\s*\|\s*(sort_by_priority|sort|selectattr|rejectattr|reverse|unique_values|list|select|reject)"
     r"(\([^|]*\))?)*$"
@@ -65,20 +65,21 @@ class Compilation:
 
     # names available at each place ------------------------------------------------------------
     def names(self, *, item: str | None = None, item_is_issue: bool = False, reverse: bool = False) -> Names:
+        # `link`: the record bridgeline already made for this entity (None before the first write)
         if self.entity == "version":
-            allowed = {"version", "project", "issues", "now", "vars"}
-            hints = {"issue": _ISSUE_HINT, "target": _REVERSE_HINT, "link": _REVERSE_HINT}
+            allowed = {"version", "project", "issues", "now", "vars", "link"}
+            hints = {"issue": _ISSUE_HINT, "target": _REVERSE_HINT}
             where = "a version mapping"
         else:
-            allowed = {"issue", "project", "now", "vars"}
+            allowed = {"issue", "project", "now", "vars", "link"}
             hints = {
                 "version": "an issue mapping reads `issue`; releases are mapped by version mappings",
                 "issues": "an issue mapping reads `issue`; releases are mapped by version mappings",
                 "target": _REVERSE_HINT,
-                "link": _REVERSE_HINT,
             }
             where = "an issue mapping"
         keys: dict[str, tuple[str, ...]] = {k: v for k, v in _KEYS.items() if k in allowed}
+        keys["link"] = LINK_KEYS
         if self.entity == "issue":
             keys["issue"] = ISSUE_KEYS
         if reverse:

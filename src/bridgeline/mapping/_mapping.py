@@ -299,7 +299,7 @@ class Mapping:
 
     # helpers -------------------------------------------------------------------------------------
     def _scope(self, ctx: dict[str, Any], variant: Variant) -> dict[str, Any]:
-        scope = {**self.globals, **ctx, "vars": variant.vars}
+        scope = {**self.globals, "link": None, **ctx, "vars": variant.vars}
         src = self.source
         if src.entity == "version" and (src.issue_types is not None or src.labels is not None):
             scope["issues"] = [i for i in ctx.get("issues") or () if _issue_matches(i, src)]

@@ -18,7 +18,7 @@ from bridgeline.connectors.target import TargetConnector
 from bridgeline.errors import NotFound, PermanentError, RenderError, RetryableError
 from bridgeline.log import get_logger
 from bridgeline.mapping import Mapping, Rendered, issue_context, version_context
-from bridgeline.model import AuditEntry, EntityRef, utcnow
+from bridgeline.model import AuditEntry, EntityRef, Link, utcnow
 from bridgeline.store import Store
 from bridgeline.sync.mappings import LiveMappings
 from bridgeline.sync.reconcile import DesiredRecord, Reconciler, RetirePolicy
@@ -189,6 +189,9 @@ class SyncEngine:
     async def _apply(
         self, mapping: Mapping, ref: EntityRef, ctx: dict[str, Any], label: str
     ) -> MappingResult:
+        # the record made earlier, if any: a mapping may keep it up to date without opening new ones
+        existing = await self.store.get_link(mapping.name, str(ref))
+        ctx = {**ctx, "link": link_view(existing) if existing else None}
         if not mapping.applies(ctx):
             return MappingResult(mapping.name, skipped="conditions not met")
         started = time.perf_counter()
@@ -235,6 +238,18 @@ class SyncEngine:
                 f"a mapping targets {system}, but no {system} connection is configured "
                 f"(add a '{system}:' section to the configuration)"
             ) from None
+
+
+def link_view(link: Link) -> dict[str, Any]:
+    """A link as mapping templates see it (``link.number``, ``link.url``...)."""
+    return {
+        "system": link.target.system,
+        "record": link.target.kind,
+        "number": link.target.number,
+        "url": link.target.url,
+        "id": link.target.id,
+        "correlation_id": link.correlation_id,
+    }
 
 
 def _options(spec: Any) -> dict[str, Any]:

@@ -106,7 +106,9 @@ class ReverseSync:
                 continue
             started = time.perf_counter()
             try:
-                detail = await self._execute(action, link)
+                detail = await self._execute(
+                    action, link, project=str((ctx.get("project") or {}).get("key") or "")
+                )
             except (TransitionRefused, RemoteRejected, NotFound) as exc:
                 failures.append(str(exc))
                 await self.store.audit([self._audit(action, link, started, outcome="error", detail=str(exc))])
@@ -174,7 +176,7 @@ class ReverseSync:
         await self.store.record(link=link, audit=entries)
         log.info("conflicts settled", change=link.target.number, fields=[c.field for c in result.conflicts])
 
-    async def _execute(self, action: ReverseAction, link: Link) -> str | None:
+    async def _execute(self, action: ReverseAction, link: Link, *, project: str = "") -> str | None:
         jira = self.engine.jira
         assert jira is not None
         p = action.params
@@ -220,6 +222,11 @@ class ReverseSync:
             assert action.version_id
             await jira.update_version(action.version_id, {"description": p["description"]})
             return None
+        if kind == "version_property":
+            assert action.version_id and project
+            # versions carry no properties in Jira: the version's lives on its project
+            await jira.set_project_property(project, f"{p['key']}.{action.version_id}", p.get("value"))
+            return f"project {project} property {p['key']}.{action.version_id}"
         raise PermanentError(f"reverse action {kind!r} (rule {action.rule!r}) is not supported for this Jira")
 
     @staticmethod
@@ -248,9 +255,12 @@ def _expected(link: Link) -> dict[str, Any]:
 
 
 def _link_view(link: Link, target: dict[str, Any]) -> dict[str, Any]:
-    return {
+    view = {
+        "system": link.target.system,
+        "record": link.target.kind,
         "number": link.target.number or target.get("number"),
         "url": link.target.url or target.get("url"),
-        "system": link.target.system,
         "id": link.target.id,
+        "correlation_id": link.correlation_id,
     }
+    return view

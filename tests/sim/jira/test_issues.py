@@ -350,3 +350,17 @@ def test_hotfix_issues_carry_a_justification_that_can_be_edited(cloud: Served) -
         assert body["fields"]["customfield_10050"] == "Checkout is down"
         refused = api.put(f"/issue/{key}", json={"fields": {"customfield_10050": 7}})
         assert refused.status_code == 400 and "customfield_10050" in refused.json()["errors"]
+
+
+def test_projects_carry_entity_properties_like_issues(cloud: Served) -> None:
+    with cloud.client(ADMIN, "/rest/api/3") as api:
+        assert api.put("/project/PAY/properties/team.meta", json={"on_call": "ops"}).status_code == 201
+        assert api.put("/project/PAY/properties/team.meta", json={"on_call": "dev"}).status_code == 200
+        assert api.get("/project/PAY/properties/team.meta").json() == {
+            "key": "team.meta",
+            "value": {"on_call": "dev"},
+        }
+        assert [k["key"] for k in api.get("/project/PAY/properties").json()["keys"]] == ["team.meta"]
+        assert api.delete("/project/PAY/properties/team.meta").status_code == 204
+        assert api.get("/project/PAY/properties/team.meta").status_code == 404
+        assert api.get("/project/NOPE/properties").status_code == 404

@@ -233,6 +233,28 @@ class JiraWrites(JiraBase):
             "PUT", f"/issue/{key}/properties/{name}", "/issue/{key}/properties/{name}", json=value
         )
 
+    async def set_project_property(self, project: str, name: str, value: Any) -> None:
+        """Store a JSON value on a project. Jira has no properties on versions: a version's live on its
+        project under ``<name>.<version id>``."""
+        size = len(json.dumps(value, separators=(",", ":")).encode())
+        if size > PROPERTY_MAX_BYTES:
+            raise PermanentError(
+                f"project property {name!r} of {project} would hold {size} bytes; "
+                f"Jira allows {PROPERTY_MAX_BYTES}"
+            )
+        await self._send(
+            "PUT", f"/project/{project}/properties/{name}", "/project/{key}/properties/{name}", json=value
+        )
+
+    async def get_project_property(self, project: str, name: str) -> Any | None:
+        try:
+            body = await self._get(
+                f"/project/{project}/properties/{name}", "/project/{key}/properties/{name}"
+            )
+        except NotFound:
+            return None
+        return body.get("value") if isinstance(body, dict) else None
+
     async def get_property(self, key: str, name: str) -> Any | None:
         """The property's value, or None when the issue has no such property."""
         try:

@@ -57,6 +57,7 @@ class Project:
     lead: str  # account id
     components: list[Component] = field(default_factory=list)
     next_issue_number: int = 1
+    properties: dict[str, Any] = field(default_factory=dict)  # entity properties (JSON values)
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bridgeline.sim.jira._edit import EditResult, item
-from bridgeline.sim.jira._errors import JiraError
+from bridgeline.sim.jira._errors import JiraError, not_found_project
 from bridgeline.sim.jira._http import Ctx, api_route, json_response, no_content
 from bridgeline.sim.jira._model import Comment, History, Issue, RemoteLink
 from bridgeline.sim.jira._routes_issues import editor, find_issue, publish
@@ -242,26 +242,35 @@ async def delete_link(ctx: Ctx) -> Response:
     return no_content()
 
 
-# -- issue properties --------------------------------------------------------------------------------
+# -- entity properties of issues and projects ------------------------------------------------------
+
+
+def _owner(ctx: Ctx) -> tuple[dict[str, Any], str]:
+    """The properties of the issue or project in the path, and the base of their ``self`` URLs."""
+    if "project" in ctx.request.path_params:
+        ref = ctx.path("project")
+        project = ctx.state.project(ref)
+        if project is None:
+            raise not_found_project(ref)
+        return project.properties, f"{ctx.view.rest}/project/{project.id}"
+    issue = find_issue(ctx)
+    return issue.properties, f"{ctx.view.rest}/issue/{issue.id}"
 
 
 async def list_properties(ctx: Ctx) -> Response:
     with ctx.state.lock:
-        issue = find_issue(ctx)
-        keys = [
-            {"self": f"{ctx.view.rest}/issue/{issue.id}/properties/{key}", "key": key}
-            for key in issue.properties
-        ]
+        properties, base = _owner(ctx)
+        keys = [{"self": f"{base}/properties/{key}", "key": key} for key in properties]
     return json_response({"keys": keys})
 
 
 async def get_property(ctx: Ctx) -> Response:
     key = ctx.path("prop")
     with ctx.state.lock:
-        issue = find_issue(ctx)
-        if key not in issue.properties:
+        properties, _ = _owner(ctx)
+        if key not in properties:
             raise JiraError(404, f"The property with key '{key}' does not exist.")
-        data = {"key": key, "value": issue.properties[key]}
+        data = {"key": key, "value": properties[key]}
     return json_response(data)
 
 
@@ -277,10 +286,10 @@ async def put_property(ctx: Ctx) -> Response:
     except ValueError:
         raise JiraError(400, "The property value must be valid JSON.") from None
     with ctx.state.lock:
-        issue = find_issue(ctx)
+        properties, _ = _owner(ctx)
         ctx.require_write()
-        created = key not in issue.properties
-        issue.properties[key] = value
+        created = key not in properties
+        properties[key] = value
         ctx.state.dirty = True
     return Response(status_code=201 if created else 200)
 
@@ -288,11 +297,11 @@ async def put_property(ctx: Ctx) -> Response:
 async def delete_property(ctx: Ctx) -> Response:
     key = ctx.path("prop")
     with ctx.state.lock:
-        issue = find_issue(ctx)
+        properties, _ = _owner(ctx)
         ctx.require_write()
-        if key not in issue.properties:
+        if key not in properties:
             raise JiraError(404, f"The property with key '{key}' does not exist.")
-        del issue.properties[key]
+        del properties[key]
         ctx.state.dirty = True
     return no_content()
 
@@ -315,4 +324,8 @@ def routes(sim: JiraSimulator) -> list[Route]:
         api_route(base + "/properties/{prop}", get_property, ["GET"], sim),
         api_route(base + "/properties/{prop}", put_property, ["PUT"], sim),
         api_route(base + "/properties/{prop}", delete_property, ["DELETE"], sim),
+        api_route("/rest/api/{v}/project/{project}/properties", list_properties, ["GET"], sim),
+        api_route("/rest/api/{v}/project/{project}/properties/{prop}", get_property, ["GET"], sim),
+        api_route("/rest/api/{v}/project/{project}/properties/{prop}", put_property, ["PUT"], sim),
+        api_route("/rest/api/{v}/project/{project}/properties/{prop}", delete_property, ["DELETE"], sim),
     ]
