@@ -133,8 +133,8 @@ def test_names_outside_the_entity_context_are_refused_with_where_they_exist(prob
         "now, project, vars, version); `issue` exists inside children and in issue-scoped reverse actions",
         "b.yaml:7:13: fields.x: 'version' is not in the context of an issue mapping (available: issue, link, "
         "now, project, vars); an issue mapping reads `issue`; releases are mapped by version mappings",
-        "c.yaml:7:13: fields.x: 'target' is not in the context of a version mapping (available: issues, link, "
-        "now, project, vars, version); `target` exists only in reverse rules",
+        "c.yaml:7:13: fields.x: 'target' is not in the context of a version mapping (available: issues, "
+        "link, now, project, vars, version); `target` exists only in reverse rules",
         "d.yaml:7:13: fields.x: 'verison' is not in the context of a version mapping "
         "(available: issues, link, now, project, vars, version) (did you mean 'version'?)",
     ]

@@ -284,8 +284,8 @@ def test_children_mistakes_are_refused_at_load(problems, kit) -> None:
         "mapping.yaml:15:42: children.b.target.record: a child of a change_request is a change_task",
         "mapping.yaml:16:39: children.b.on_remove.fields: fields are written only with cancel or close",
         "mapping.yaml:16:53: children.b.on_remove.fields.close_notes: 'issue' is not in the context of a "
-        "version mapping (available: issues, link, now, project, vars, version); `issue` exists inside children "
-        "and in issue-scoped reverse actions",
+        "version mapping (available: issues, link, now, project, vars, version); `issue` exists inside "
+        "children and in issue-scoped reverse actions",
     ]
 
 
