@@ -21,8 +21,8 @@ API_CALLS = Counter(
 )
 API_LATENCY = Histogram(
     "bridgeline_api_call_seconds",
-    "Latency of calls to remote systems.",
-    ["system", "endpoint"],
+    "Latency of calls to remote systems, by system, endpoint template and HTTP status (or error class).",
+    ["system", "endpoint", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
     registry=REGISTRY,
 )

@@ -284,7 +284,7 @@ class HttpClient:
                 ) from exc
             finally:
                 metrics.API_CALLS.labels(self.system, method, label, status).inc()
-                metrics.API_LATENCY.labels(self.system, label).observe(time.perf_counter() - started)
+                metrics.API_LATENCY.labels(self.system, label, status).observe(time.perf_counter() - started)
         if response.headers.get("x-ratelimit-nearlimit", "").lower() == "true":
             self._pacer.pause(self.near_limit_pause)
         code = response.status_code

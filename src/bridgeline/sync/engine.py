@@ -208,6 +208,7 @@ class SyncEngine:
             fields=rendered.fields,
             options=_options(rendered.target),
             label=label,
+            source_url=_source_url(ctx, ref),
             conflicts=dict(rendered.conflicts),
         )
         outcome = await self.reconciler.record(target, desired)
@@ -238,6 +239,13 @@ class SyncEngine:
                 f"a mapping targets {system}, but no {system} connection is configured "
                 f"(add a '{system}:' section to the configuration)"
             ) from None
+
+
+def _source_url(ctx: dict[str, Any], ref: EntityRef) -> str | None:
+    """The page a person opens for the source: ``version.url`` or ``issue.url`` of the context."""
+    entity = ctx.get(ref.kind)
+    url = entity.get("url") if isinstance(entity, dict) else None
+    return str(url) if url else None
 
 
 def link_view(link: Link) -> dict[str, Any]:

@@ -42,6 +42,7 @@ class DesiredRecord:
     options: dict[str, Any] = field(default_factory=dict)
     on_remove: RetirePolicy | None = None  # for children: what to do once the source leaves
     label: str | None = None  # how people call the source ("PAY 3.4.0"), kept on the link for display
+    source_url: str | None = None  # where people see the source (the Jira version or issue)
     conflicts: dict[str, str] = field(default_factory=dict)  # field -> declared conflict policy
 
 
@@ -229,6 +230,7 @@ class Reconciler:
             mapping=link.mapping,
             target=link.target.number,
             how=policy.action,
+            ms=_ms(started),
         )
         return Outcome(link, "retire", result.fields)
 
@@ -262,6 +264,8 @@ def _extra(desired: DesiredRecord) -> dict[str, Any]:
         extra["on_remove"] = desired.on_remove.as_dict()
     if desired.label:
         extra["label"] = desired.label
+    if desired.source_url:
+        extra["source_url"] = desired.source_url
     if desired.conflicts:
         extra["conflicts"] = dict(desired.conflicts)
     return extra

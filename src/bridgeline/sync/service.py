@@ -22,7 +22,7 @@ from bridgeline import metrics
 from bridgeline.config import Settings
 from bridgeline.connectors.jira import JiraChanges, JiraClient
 from bridgeline.connectors.target import TargetConnector
-from bridgeline.errors import BridgelineError
+from bridgeline.errors import BridgelineError, RetryableError
 from bridgeline.log import get_logger, register_secret
 from bridgeline.store import Store
 from bridgeline.sync.engine import SyncEngine
@@ -86,6 +86,8 @@ class Service:
         self.pollers.extend(build_pollers(settings, store, targets))
         self.scheduler: AsyncIOScheduler | None = None
         self.stopping = asyncio.Event()
+        self._closing = False  # no new polls once the service winds down
+        self._polling = 0  # polls running now
         # only the leader among the replicas polls; a follower checks as often as the pollers run
         campaign = min([5.0, *(p.interval for p in self.pollers)])
         self.leader = Leadership(store, interval=campaign, on_elected=self._poll_soon)
@@ -105,7 +107,11 @@ class Service:
         try:
             if settings.jira is not None:
                 jira = JiraClient.from_settings(settings.jira, transport=transports.get("jira"))
-                await jira.detect()
+                try:
+                    await jira.detect()
+                except RetryableError as exc:
+                    # Jira is away: start anyway (unready); the first poll or read asks again
+                    log.warning("Jira is unreachable at start; will keep trying", error=str(exc))
             targets = await build_targets(settings, transports)
         except BaseException:
             for t in targets.values():
@@ -187,8 +193,9 @@ class Service:
     # -- running -----------------------------------------------------------------------------
 
     async def _poll_job(self, poller: Poller) -> None:
-        if not self.leader.is_leader:
+        if not self.leader.is_leader or self._closing:
             return
+        self._polling += 1
         try:
             await poller.poll()
         except BridgelineError as exc:
@@ -197,6 +204,8 @@ class Service:
             )
         except Exception:
             log.exception("poll crashed; will try again at the next interval", connector=poller.name)
+        finally:
+            self._polling -= 1
 
     async def _housekeeping(self) -> None:
         with contextlib.suppress(BridgelineError):
@@ -253,14 +262,22 @@ class Service:
         try:
             await self.worker.run(stop)
         finally:
+            self._closing = True
             if self.scheduler is not None:
                 self.scheduler.shutdown(wait=False)
                 self.scheduler = None
+            await self._polls_finished()
             leading.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await leading
             await self.leader.resign()
         log.info("bridgeline stopped")
+
+    async def _polls_finished(self, timeout: float = 30.0) -> None:
+        """Let a poll that is running finish (it stores its events and cursor) before the store closes."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._polling and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
 
     def reload_mappings(self) -> bool:
         return self.mappings.reload()
