@@ -13,9 +13,6 @@ import pytest
 import uvicorn
 
 from bridgeline.server import create_app
-from bridgeline.sim import ServedApp
-from bridgeline.sim.jira import JiraSimulator
-from bridgeline.sim.servicenow import ServiceNowSimulator
 from bridgeline.sync.service import Service
 
 from .conftest import Sims, make_settings
