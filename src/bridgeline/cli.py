@@ -106,7 +106,46 @@ def _register_mappings(parser: argparse.ArgumentParser) -> None:
     from bridgeline.mapping.cli import register
 
     sub = parser.add_subparsers(dest="mappings_command", metavar="ACTION", required=True)
-    register(sub)
+    chosen: dict[str, Path | None] = {}
+    register(sub, fetcher=lambda kind, ident: _fetch_context(chosen.get("config"), kind, ident))
+    # preview --version/--issue reads Jira live, with the daemon's configuration
+    preview = sub.choices["preview"]
+    _config_arg(preview)
+    show = preview.get_default("func")
+
+    def run_preview(args: argparse.Namespace) -> int:
+        chosen["config"] = args.config
+        return int(show(args))
+
+    preview.set_defaults(func=run_preview)
+
+
+def _fetch_context(config: Path | None, kind: str, ident: str) -> dict[str, Any]:
+    """A Jira version or issue read live, as the mapping context the engine would build."""
+    from bridgeline.config import load_settings
+    from bridgeline.connectors.jira import JiraClient
+    from bridgeline.mapping import issue_context, version_context
+    from bridgeline.model import utcnow
+
+    settings = load_settings(config)
+    if settings.jira is None:
+        raise ConfigError("preview --version/--issue reads Jira: the configuration has no 'jira:' section")
+
+    async def read() -> dict[str, Any]:
+        jira = JiraClient.from_settings(settings.jira)
+        try:
+            if kind == "version":
+                version = await jira.version(ident)
+                project = await jira.project(str(version.get("projectId")))
+                issues = await jira.search_all(f"fixVersion = {ident} ORDER BY key ASC")
+                return version_context(version, project, issues, utcnow())
+            issue = await jira.issue(ident)
+            project_id = str((issue.get("fields") or {}).get("project", {}).get("id"))
+            return issue_context(issue, await jira.project(project_id), utcnow())
+        finally:
+            await jira.aclose()
+
+    return asyncio.run(read())
 
 
 def _settings(args: argparse.Namespace) -> Any:
