@@ -13,12 +13,15 @@ import pytest
 
 from bridgeline.config import Settings, settings_from_values
 from bridgeline.sim import ServedApp
-from bridgeline.sim.jira import JiraSimulator
+from bridgeline.sim.jira import JiraScale, JiraSimulator
 from bridgeline.sim.servicenow import ServiceNowSimulator
 from bridgeline.sync.service import Service
 
 HERE = Path(__file__).parent
 PROJECTS = ["PAY", "WEB", "OPS"]
+# realistic shape (three projects, released/open/archived versions, every issue type), a third of
+# the demo's size: end-to-end tests create every record of it several times over
+E2E_SCALE = JiraScale(projects=3, versions=12, issues=100)
 JIRA_ADMIN = ("admin@example.com", "admin-token")
 SNOW_ADMIN = ("admin", "admin")
 
@@ -80,7 +83,7 @@ class Sims:
 
 @pytest.fixture
 def sims() -> Iterator[Sims]:
-    jira = JiraSimulator()
+    jira = JiraSimulator(scale=E2E_SCALE)
     snow = ServiceNowSimulator()
     jira_rec, snow_rec = Recorder(jira.app), Recorder(snow.app)
     with ServedApp(jira_rec) as j, ServedApp(snow_rec) as s:

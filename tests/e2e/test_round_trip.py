@@ -19,13 +19,15 @@ from bridgeline.sim.remedy import RemedySimulator
 from bridgeline.sim.servicenow import ServiceNowSimulator
 from bridgeline.sync.service import Service
 
+from .conftest import E2E_SCALE
+
 SHIPPED = Path(__file__).parents[2] / "mappings"
 JIRA_ADMIN = ("admin@example.com", "admin-token")
 
 
 class World:
     def __init__(self) -> None:
-        self.jira = JiraSimulator()
+        self.jira = JiraSimulator(scale=E2E_SCALE)
         self.snow = ServiceNowSimulator()
         self.remedy = RemedySimulator(approval_statuses=("Scheduled For Approval",))
 
@@ -124,16 +126,21 @@ async def settled(service: Service) -> None:
 
 async def test_servicenow_round_trip_from_release_to_released(service: Service, world: World) -> None:
     await settled(service)
-    link, rejected = (await release_links(service, "servicenow"))[:2]
+    links = await release_links(service, "servicenow")
+
+    def reviewed(version_id: str) -> set[str]:
+        return {
+            k
+            for k, f in issues(world, version_id).items()
+            if f["status"]["name"] == "In Review" and f["issuetype"]["name"] in ("Story", "Bug", "Task")
+        }
+
+    link = next(k for k in links if reviewed(k.source.id))  # a release with reviewed work in it
+    rejected = next(k for k in links if k is not link)
     number = link.target.number or ""
     version_id = link.source.id
     before = issues(world, version_id)
-    in_review = {
-        k
-        for k, f in before.items()
-        if f["status"]["name"] == "In Review" and f["issuetype"]["name"] in ("Story", "Bug", "Task")
-    }
-    assert in_review, "the seed has reviewed work in the release"
+    in_review = reviewed(version_id)
     with world.snow_api() as api:  # the change manager asks the CAB
         for sys_id in (link.target.id, rejected.target.id):
             api.patch(f"/change_request/{sys_id}", json={"state": "-4"}).raise_for_status()
@@ -174,10 +181,15 @@ async def test_remedy_round_trip_from_release_to_released(world: World, database
     service = await start(world, database_url, "table")
     try:
         await settled(service)
-        link = (await release_links(service, "remedy"))[0]
+        links = await release_links(service, "remedy")
+
+        def reviewed(version_id: str) -> set[str]:
+            return {k for k, f in issues(world, version_id).items() if f["status"]["name"] == "In Review"}
+
+        link = next(k for k in links if reviewed(k.source.id))
         number = link.target.number or ""
         version_id = link.source.id
-        in_review = {k for k, f in issues(world, version_id).items() if f["status"]["name"] == "In Review"}
+        in_review = reviewed(version_id)
         world.remedy.advance(number, "Scheduled For Approval")
         world.remedy.approve(number, comment="Infrastructure CAB: go")
         await settled(service)
