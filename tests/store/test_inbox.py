@@ -137,3 +137,11 @@ async def test_concurrent_claims_never_share_an_entity(store: Store) -> None:
     results = await asyncio.gather(*(store.claim(f"w{i}", limit=7, lease_seconds=60) for i in range(6)))
     claimed = [str(c.ref) for batch in results for c in batch]
     assert len(claimed) == len(set(claimed)) == 40
+
+
+async def test_old_delivery_ids_are_forgotten_recent_ones_kept(store: Store) -> None:
+    await store.enqueue([Event(V1, source="webhook", delivery_id="old")])
+    assert await store.prune_deliveries(timedelta(seconds=-1)) == 1  # everything is older than the future
+    assert await store.enqueue([Event(V1, source="webhook", delivery_id="old")]) == 1  # accepted anew
+    assert await store.prune_deliveries(timedelta(days=7)) == 0
+    assert await store.enqueue([Event(V1, source="webhook", delivery_id="old")]) == 0

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -34,6 +35,7 @@ from bridgeline.sync.targets import build_pollers, build_targets
 from bridgeline.sync.worker import Worker
 
 log = get_logger("bridgeline.service")
+DELIVERY_MEMORY = timedelta(days=7)
 
 
 @dataclass
@@ -88,6 +90,7 @@ class Service:
         self.stopping = asyncio.Event()
         self._closing = False  # no new polls once the service winds down
         self._polling = 0  # polls running now
+        self._next_prune = 0.0  # monotonic time of the next pruning of old webhook delivery ids
         # only the leader among the replicas polls; a follower checks as often as the pollers run
         campaign = min([5.0, *(p.interval for p in self.pollers)])
         self.leader = Leadership(store, interval=campaign, on_elected=self._poll_soon)
@@ -218,6 +221,12 @@ class Service:
                 lag = poller.lag()
                 if lag is not None:
                     metrics.SYNC_LAG.labels(poller.name).set(lag)
+            if self.leader.is_leader and time.monotonic() >= self._next_prune:
+                # delivery ids guard against retried webhooks, which come within hours, not weeks
+                self._next_prune = time.monotonic() + 3600
+                pruned = await self.store.prune_deliveries(DELIVERY_MEMORY)
+                if pruned:
+                    log.info("forgot old webhook delivery ids", count=pruned)
 
     def _poll_soon(self) -> None:
         """A newly elected leader polls at once instead of waiting out an interval."""
