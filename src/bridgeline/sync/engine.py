@@ -211,7 +211,7 @@ class SyncEngine:
             source_url=_source_url(ctx, ref),
             conflicts=dict(rendered.conflicts),
         )
-        outcome = await self.reconciler.record(target, desired)
+        outcome = await self.reconciler.record(target, desired, link=existing)
         result = MappingResult(mapping.name, outcome)
         if rendered.children or mapping.children:
             # with no children rendered (all issues left the release), existing ones still retire
@@ -228,7 +228,9 @@ class SyncEngine:
                 )
                 for child in rendered.children
             ]
-            result.children = await self.reconciler.children(target, outcome.link, wanted)
+            result.children = await self.reconciler.children(
+                target, outcome.link, wanted, parent_created=outcome.action == "create"
+            )
         return result
 
     def _target(self, system: str) -> TargetConnector:

@@ -66,17 +66,34 @@ class Outcome:
     changed: dict[str, Any] = field(default_factory=dict)
 
 
+class _Unread:
+    """A link not read yet (distinct from None: read, and there is none)."""
+
+
+UNREAD = _Unread()
+
+
 class Reconciler:
     def __init__(self, store: Store, *, child_concurrency: int = 8) -> None:
         self.store = store
         self.child_concurrency = child_concurrency
 
     async def record(
-        self, target: TargetConnector, desired: DesiredRecord, *, parent: Link | None = None
+        self,
+        target: TargetConnector,
+        desired: DesiredRecord,
+        *,
+        parent: Link | None = None,
+        link: Link | _Unread | None = UNREAD,
+        look: bool = True,
     ) -> Outcome:
-        link = await self.store.get_link(desired.mapping, desired.key)
+        """``link``: the record's link when the caller has read it already (None: there is none).
+        ``look``: search the target before creating; only a child of a parent created in this pass
+        can skip it, since nothing can be filed under a record that did not exist."""
+        if isinstance(link, _Unread):
+            link = await self.store.get_link(desired.mapping, desired.key)
         if link is None:
-            return await self._first_write(target, desired, parent)
+            return await self._first_write(target, desired, parent, look=look)
         # target_wins fields stay as the target has them; newest_wins edits stand until the source moves
         yielded = set(link.extra.get("yielded") or [])
         wanted = {k: v for k, v in desired.fields.items() if k not in yielded}
@@ -119,14 +136,18 @@ class Reconciler:
         return Outcome(link, "update", changed)
 
     async def _first_write(
-        self, target: TargetConnector, desired: DesiredRecord, parent: Link | None
+        self, target: TargetConnector, desired: DesiredRecord, parent: Link | None, *, look: bool = True
     ) -> Outcome:
         started = time.perf_counter()
-        found = await target.find(
-            desired.kind,
-            desired.correlation_id,
-            parent=parent.target if parent else None,
-            options=desired.options,
+        found = (
+            await target.find(
+                desired.kind,
+                desired.correlation_id,
+                parent=parent.target if parent else None,
+                options=desired.options,
+            )
+            if look
+            else None
         )
         if found is not None:
             # Made earlier by us (the link was lost) or by a previous crash: bring it up to date.
@@ -171,14 +192,26 @@ class Reconciler:
         target: TargetConnector,
         parent: Link,
         wanted: list[DesiredRecord],
+        *,
+        parent_created: bool = False,
     ) -> list[Outcome]:
         """Reconcile a parent's children; retire the ones whose source is gone, as each one's
-        ``on_remove`` policy (remembered from its last render) says."""
-        outcomes = await _bounded(
-            [lambda d=d: self.record(target, d, parent=parent) for d in wanted], self.child_concurrency
-        )
+        ``on_remove`` policy (remembered from its last render) says.
+
+        The children's links are read at once; under a parent created in this pass (``parent_created``)
+        there are none, in the store or in the target, so nothing is read or searched for.
+        """
+        existing = [] if parent_created else await self.store.children_of(parent.id or 0)
+        known: dict[str, Link | _Unread | None] = {link.key: link for link in existing}
+        fallback: Link | _Unread | None = None if parent_created else UNREAD
+
+        def one(d: DesiredRecord) -> Callable[[], Awaitable[Outcome]]:
+            link = known.get(d.key, fallback)
+            return lambda: self.record(target, d, parent=parent, link=link, look=not parent_created)
+
+        outcomes = await _bounded([one(d) for d in wanted], self.child_concurrency)
         wanted_keys = {d.key for d in wanted}
-        for link in await self.store.children_of(parent.id or 0):
+        for link in existing:
             if link.key in wanted_keys or link.state != "active":
                 continue
             remembered = link.extra.get("on_remove") or {}
