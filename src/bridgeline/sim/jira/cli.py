@@ -15,7 +15,7 @@ from typing import Any
 
 import uvicorn
 
-from bridgeline.sim._faults import FaultConfig
+from bridgeline.sim._cli import add_fault_arguments, faults_from_args
 from bridgeline.sim.jira._ratelimit import RateLimitConfig
 from bridgeline.sim.jira._seed import JiraScale
 from bridgeline.sim.jira._simulator import JiraSimulator
@@ -56,13 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--issues", type=int, default=300, help="issues to generate (default 300)")
 
     chaos = parser.add_argument_group("faults")
-    chaos.add_argument("--latency-ms", type=float, default=0.0, help="added to every API call")
-    chaos.add_argument("--latency-jitter-ms", type=float, default=0.0, help="plus up to this much at random")
-    chaos.add_argument("--error-rate", type=float, default=0.0, help="fraction of calls answered 500/502/503")
-    chaos.add_argument(
-        "--timeout-rate", type=float, default=0.0, help="fraction of calls that hang, then 504"
-    )
-    chaos.add_argument("--reset-rate", type=float, default=0.0, help="fraction of connections dropped")
+    add_fault_arguments(chaos)
     chaos.add_argument(
         "--rate-limit",
         type=int,
@@ -70,7 +64,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="Jira-style limit: N calls per second per credential",
     )
-    chaos.add_argument("--fault-seed", type=int, default=None, help="seed for the fault dice")
     chaos.add_argument("--search-lag-ms", type=int, default=0, help="searches see changes this much later")
 
     hooks = parser.add_argument_group("webhooks")
@@ -89,14 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build(args: argparse.Namespace) -> JiraSimulator:
-    faults = FaultConfig(
-        latency_ms=args.latency_ms,
-        latency_jitter_ms=args.latency_jitter_ms,
-        error_rate=args.error_rate,
-        timeout_rate=args.timeout_rate,
-        reset_rate=args.reset_rate,
-        seed=args.fault_seed,
-    )
+    faults = faults_from_args(args)
     options = WebhookOptions(
         delay_ms=args.webhook_delay_ms,
         reorder_window_ms=args.webhook_reorder_ms,

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from bridgeline.sim._faults import FaultConfig
+from bridgeline.sim._cli import add_fault_arguments, faults_from_args
 from bridgeline.sim.remedy._config import DEFAULT_USERS
 
 
@@ -37,15 +37,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--token-lifetime", type=float, default=3600.0, help="AR-JWT lifetime in seconds")
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--latency-jitter-ms", type=float, default=0.0)
-    parser.add_argument("--error-rate", type=float, default=0.0, help="fraction of API calls answered 5xx")
+    add_fault_arguments(parser)
     parser.add_argument("--rate-limit", type=float, default=0.0, help="API calls per second before 429")
     parser.add_argument(
         "--rate-limit-rate", type=float, default=0.0, help="fraction of API calls answered 429"
     )
-    parser.add_argument("--timeout-rate", type=float, default=0.0)
-    parser.add_argument("--reset-rate", type=float, default=0.0)
     parser.add_argument(
         "--approval-statuses",
         help="comma-separated statuses whose approval phase waits for the CAB "
@@ -77,15 +73,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     from bridgeline.sim.remedy._simulator import RemedySimulator
 
-    faults = FaultConfig(
-        latency_ms=args.latency_ms,
-        latency_jitter_ms=args.latency_jitter_ms,
-        error_rate=args.error_rate,
-        rate_limit_per_second=args.rate_limit,
-        rate_limit_rate=args.rate_limit_rate,
-        timeout_rate=args.timeout_rate,
-        reset_rate=args.reset_rate,
-        seed=args.seed,
+    faults = faults_from_args(
+        args, rate_limit_per_second=args.rate_limit, rate_limit_rate=args.rate_limit_rate
     )
     knobs: dict[str, Any] = {"create_location": args.create_location}
     if args.approval_statuses is not None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from bridgeline.sim._faults import FaultConfig
+from bridgeline.sim._cli import add_fault_arguments, faults_from_args
 from bridgeline.sim.servicenow._seed import USERS
 from bridgeline.sim.servicenow._statemodel import label
 
@@ -52,11 +52,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--rate-limit", type=int, default=0, help="rate limit rule: API calls per user per second (0 = off)"
     )
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--latency-jitter-ms", type=float, default=0.0)
-    parser.add_argument("--error-rate", type=float, default=0.0, help="fraction of API calls answered 5xx")
-    parser.add_argument("--timeout-rate", type=float, default=0.0, help="fraction of API calls that hang")
-    parser.add_argument("--reset-rate", type=float, default=0.0, help="fraction of connections dropped")
+    add_fault_arguments(parser)
     parser.add_argument("--outbound-url", help="send change notifications here (like the Business Rule)")
     parser.add_argument("--outbound-secret", help="HMAC secret for X-Bridgeline-Signature")
     parser.set_defaults(func=run, servicenow_action=None)
@@ -87,14 +83,7 @@ def _serve(args: argparse.Namespace) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         print("--tls-cert and --tls-key go together", file=sys.stderr)
         return 2
-    faults = FaultConfig(
-        latency_ms=args.latency_ms,
-        latency_jitter_ms=args.latency_jitter_ms,
-        error_rate=args.error_rate,
-        timeout_rate=args.timeout_rate,
-        reset_rate=args.reset_rate,
-        seed=args.seed,
-    )
+    faults = faults_from_args(args)
     sim = ServiceNowSimulator(
         seed=args.seed,
         state_path=args.state,
