@@ -14,6 +14,7 @@ from typing import Any
 from bridgeline import metrics
 from bridgeline.connectors.jira import JiraClient
 from bridgeline.connectors.jira.client import BASE_ISSUE_FIELDS
+from bridgeline.connectors.jira.releases import ReleaseReader
 from bridgeline.connectors.target import TargetConnector
 from bridgeline.errors import NotFound, PermanentError, RenderError, RetryableError
 from bridgeline.log import get_logger
@@ -58,6 +59,7 @@ class JiraReader:
         self.projects = projects
         self.clock = clock
         self._projects = _ProjectCache(jira)
+        self.releases = ReleaseReader(jira, projects=sorted(projects))  # concurrent reads share calls
 
     def issue_fields(self) -> list[str] | None:
         wanted = self.mappings.current.jira_fields(entity="issue")
@@ -71,14 +73,11 @@ class JiraReader:
         Raises :class:`PermanentError` for an entity of a project that is not configured.
         """
         if ref.kind == "version":
-            try:
-                version = await self.jira.version(ref.id)
-            except NotFound:
+            release = await self.releases.read(ref.id, fields=self.issue_fields())
+            if release is None:
                 return None
+            version, issues = release
             project = await self._project(str(version.get("projectId")))
-            issues = await self.jira.search_all(
-                f"fixVersion = {ref.id} ORDER BY key ASC", fields=self.issue_fields()
-            )
             label = f"{project.get('key')} {version.get('name')}"
             return version_context(version, project, issues, self.clock()), label
         if ref.kind == "issue":
