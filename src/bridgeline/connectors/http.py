@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_after_delay
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 from tenacity.wait import wait_random_exponential
 
 from bridgeline import metrics
@@ -79,6 +79,15 @@ class RetryPolicy:
     maximum: float = 30.0
     total: float = 120.0  # give up on one call after this many seconds of retrying
     max_retry_after: float = 60.0  # a longer Retry-After goes to the engine's backoff instead
+    # Refusals by a rate limit (the server said when to come back) are waited out, not counted as
+    # attempts: a busy limit refuses many calls in a row. None: 30, or none without retries.
+    rate_limited_attempts: int | None = None
+
+    def refusals(self) -> int:
+        """How many rate-limit refusals one call waits out before its error reaches the engine."""
+        if self.rate_limited_attempts is not None:
+            return self.rate_limited_attempts
+        return 1 if self.attempts <= 1 else max(30, self.attempts)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -215,8 +224,21 @@ class HttpClient:
                 return idempotent or not exc.maybe_applied
             return False
 
+        failed = refused = 0
+
+        def give_up(rs: RetryCallState) -> bool:
+            nonlocal failed, refused
+            exc = rs.outcome.exception() if rs.outcome else None
+            if isinstance(exc, RateLimited):
+                refused += 1
+            else:
+                failed += 1
+            if failed >= self.retry.attempts or refused >= self.retry.refusals():
+                return True
+            return (rs.seconds_since_start or 0.0) >= self.retry.total
+
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retry.attempts) | stop_after_delay(self.retry.total),
+            stop=give_up,
             wait=self._wait,
             retry=retry_if_exception(retryable),
             reraise=True,
@@ -242,8 +264,8 @@ class HttpClient:
         backoff = wait_random_exponential(multiplier=self.retry.initial, max=self.retry.maximum)(rs)
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
-            return min(retry_after, self.retry.max_retry_after) + min(backoff, 0.25)
-        return backoff
+            return float(min(retry_after, self.retry.max_retry_after) + min(backoff, 0.25))
+        return float(backoff)
 
     def _on_retry(self, method: str, label: str, rs: RetryCallState) -> None:
         exc = rs.outcome.exception() if rs.outcome else None
@@ -296,9 +318,12 @@ class HttpClient:
         where = f"{method} {label}"
         if code == 429 or (code == 503 and retry_after is not None):
             metrics.API_RATE_LIMITED.labels(self.system).inc()
+            wait = retry_after if retry_after is not None else 1.0
+            # The limit is the server's, not this call's: every call waits, so the ones in flight do
+            # not spend their attempts (and the server's budget) being refused too.
+            self._pacer.pause(min(wait, self.retry.max_retry_after))
             raise RateLimitedHTTP(
-                f"{self.system} asked to slow down ({code}, {where}): {message}",
-                retry_after=retry_after if retry_after is not None else 1.0,
+                f"{self.system} asked to slow down ({code}, {where}): {message}", retry_after=wait
             )
         if code >= 500 or code in (408, 425):
             raise TransientHTTPError(

@@ -17,9 +17,15 @@ class TargetConnector(Protocol):
     system: str
 
     async def find(
-        self, kind: str, correlation_id: str, *, options: dict[str, Any] | None = None
+        self,
+        kind: str,
+        correlation_id: str,
+        *,
+        parent: TargetRef | None = None,
+        options: dict[str, Any] | None = None,
     ) -> WriteResult | None:
-        """The record carrying ``correlation_id``, if one exists (action ``adopt``)."""
+        """The record carrying ``correlation_id`` (under ``parent``, for a child), if one exists
+        (action ``adopt``)."""
 
     async def create(
         self,

@@ -183,7 +183,11 @@ class Compilation:
         fields = self.fields(doc.fields, ("fields",), names, doc.vars)
         children = [self.child(name, child, target, doc.vars) for name, child in doc.children.items()]
         rules = self.rules(doc.reverse)
-        conflicts = {f.name: f.conflict or doc.conflict for f in fields if f.conflict or doc.conflict}
+        conflicts: dict[str, str] = {}
+        for f in fields:
+            policy = f.conflict or doc.conflict
+            if policy:
+                conflicts[f.name] = policy
         return Variant(
             target, doc.vars, fields, [c for c in children if c is not None], rules, doc.on_error, conflicts
         )

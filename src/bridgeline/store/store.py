@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -107,6 +107,7 @@ class Store:
         self._one_writer: asyncio.Lock | contextlib.nullcontext[None] = (
             asyncio.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
         )
+        self._on_enqueue: list[Callable[[], None]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -202,7 +203,18 @@ class Store:
                 await self._set_cursor(conn, cursor[0], cursor[1], now)
             if marks:
                 await self._set_marks(conn, marks, now)
+        if accepted:
+            self._due()
         return accepted
+
+    def on_enqueue(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` whenever this process has made work due (events stored, a dead letter
+        replayed): an idle worker of this process starts at once instead of at its next look."""
+        self._on_enqueue.append(callback)
+
+    def _due(self) -> None:
+        for callback in self._on_enqueue:
+            callback()
 
     async def _upsert_event(self, conn: AsyncConnection, ev: Event, now: datetime) -> None:
         ins = self._insert(t.inbox).values(
@@ -398,6 +410,8 @@ class Store:
                     generation=c.generation + 1,
                 )
             )
+        if res.rowcount == 1:
+            self._due()
         return res.rowcount == 1
 
     async def drop(self, entity: str) -> bool:
@@ -421,9 +435,10 @@ class Store:
     async def oldest_pending(self) -> datetime | None:
         c = t.inbox.c
         async with self.engine.connect() as conn:
-            return (
+            oldest: datetime | None = (
                 await conn.execute(sa.select(sa.func.min(c.received_at)).where(c.state == "pending"))
             ).scalar()
+        return oldest
 
     async def prune_deliveries(self, older_than: timedelta) -> int:
         async with self._tx() as conn:
