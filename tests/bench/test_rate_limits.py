@@ -20,12 +20,13 @@ async def test_calls_beyond_a_rate_limit_wait_for_it_instead_of_failing() -> Non
     with sim.serve() as served:
         # two attempts for other errors: a refused call would fail on its second refusal otherwise
         retry = RetryPolicy(attempts=2, initial=0.01, maximum=0.05, total=30)
-        client = HttpClient("servicenow", served.url, auth=httpx.BasicAuth("admin", "admin"), max_concurrency=8)
-        client.retry = retry
+        auth = httpx.BasicAuth("admin", "admin")
+        client = HttpClient("servicenow", served.url, auth=auth, max_concurrency=8, retry=retry)
         started = time.monotonic()
         try:
+            one = {"sysparm_limit": 1}
             answers = await asyncio.gather(
-                *(client.get_json("/api/now/table/sys_user", params={"sysparm_limit": 1}) for _ in range(CALLS))
+                *(client.get_json("/api/now/table/sys_user", params=one) for _ in range(CALLS))
             )
         finally:
             await client.aclose()

@@ -45,7 +45,7 @@ async def _alone(jira: JiraClient, version_id: str) -> tuple[dict[str, Any], lis
     return version, issues
 
 
-async def test_releases_read_together_are_what_separate_reads_return_for_fewer_calls(jira: JiraClient) -> None:
+async def test_releases_read_together_are_what_separate_reads_return_for_less(jira: JiraClient) -> None:
     ids = await _versions(jira, "PAY") + (await _versions(jira, "WEB"))[:2]
     expected = {vid: await _alone(jira, vid) for vid in ids}
     assert sum(len(issues) for _, issues in expected.values()) > 20  # the releases have issues to split
