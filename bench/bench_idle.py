@@ -1,0 +1,129 @@
+"""Idle: what ``bridgeline run`` costs while it watches 50 projects, polling every 60 s, with nothing
+to do.
+
+The simulators (separate processes) hold 50 projects; the daemon first syncs them all, then is
+watched for a few poll intervals: CPU time used (as a share of one core), resident memory, and the
+calls each poll makes (Jira: one per project plus the issue search; ServiceNow: its own poll).
+
+    python -m bench.bench_idle [--seconds 180] [--projects 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from bench._db import Database
+from bench._harness import (
+    JIRA_ADMIN,
+    Background,
+    JiraData,
+    Simulators,
+    bridgeline_argv,
+    release_mapping,
+    simulators,
+    write_config,
+)
+
+
+@dataclass
+class Size:
+    projects: int = 50
+    versions: int = 100  # two per project
+    issues: int = 1000
+    seconds: float = 180.0  # watched after the first sync (three polls)
+    poll_interval: float = 60.0
+
+
+QUICK = Size(projects=3, versions=3, issues=6, seconds=1.0, poll_interval=60.0)
+
+
+def run(workdir: Path, size: Size, shared: Simulators | None = None) -> dict[str, Any]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    with (
+        simulators(workdir, JiraData(size.projects, size.versions, size.issues), shared) as sims,
+        Database.sqlite(workdir) as db,
+    ):
+        with httpx.Client(base_url=sims.jira_url + "/rest/api/3", auth=JIRA_ADMIN, timeout=30) as api:
+            keys = [p["key"] for p in api.get("/project").json()]
+        mappings = release_mapping(workdir / "mappings", keys)
+        config = write_config(
+            workdir,
+            sims,
+            database_url=db.url,
+            mappings=mappings,
+            projects=keys,
+            poll_interval=size.poll_interval,
+        )
+        port = int(yaml.safe_load(config.read_text())["server"]["port"])
+        launched = time.monotonic()
+        daemon = Background(bridgeline_argv("run", "--config", str(config)), log=workdir / "daemon.log")
+        try:
+            daemon.wait_http(f"http://127.0.0.1:{port}/healthz", timeout=120)
+            deadline = time.monotonic() + 900
+            while True:  # the first sync: every release of every project
+                states = db.inbox_states()
+                if states.get("done", 0) >= size.versions and not states.get("pending"):
+                    break
+                if time.monotonic() > deadline or not daemon.alive():
+                    raise RuntimeError(f"the first sync did not finish:\n{daemon.tail()}")
+                time.sleep(0.1)
+            synced = time.monotonic()
+            jira_before, snow_before = sims.jira_calls(), sims.servicenow_calls().get("total", 0)
+            cpu_before = daemon.cpu_seconds()
+            samples: list[float] = []
+            started = time.monotonic()
+            while time.monotonic() - started < size.seconds:
+                samples.append(daemon.memory_mb()[0])
+                time.sleep(min(1.0, size.seconds / 4))
+            elapsed = time.monotonic() - started
+            cpu = daemon.cpu_seconds() - cpu_before
+            jira_calls = sims.jira_calls() - jira_before
+            snow_calls = sims.servicenow_calls().get("total", 0) - snow_before
+            peak = daemon.memory_mb()[1]
+            pending = db.inbox_states().get("pending", 0)
+        finally:
+            daemon.stop()
+    minutes = elapsed / 60
+    return {
+        "projects": len(keys),
+        "releases": size.versions,
+        "poll_interval_seconds": size.poll_interval,
+        "first_sync_seconds": round(synced - launched, 1),
+        "watched_seconds": round(elapsed, 1),
+        "cpu_percent": round(100 * cpu / elapsed, 2),
+        "cpu_seconds_per_minute": round(cpu / minutes, 2),
+        "rss_mb_mean": round(statistics.fmean(samples), 1) if samples else None,
+        "rss_mb_max": round(max(samples), 1) if samples else None,
+        "peak_rss_mb": round(peak, 1),
+        "jira_calls_per_minute": round(jira_calls / minutes, 1),
+        "servicenow_calls_per_minute": round(snow_calls / minutes, 1),
+        "events_pending_at_end": pending,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=Size.seconds)
+    parser.add_argument("--projects", type=int, default=Size.projects)
+    args = parser.parse_args(argv)
+    size = Size(projects=args.projects, versions=2 * args.projects, seconds=args.seconds)
+    with tempfile.TemporaryDirectory(prefix="bridgeline-bench-") as tmp:
+        result = run(Path(tmp), size)
+    json.dump(result, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""``python -m bench --quick`` runs every benchmark end to end at a tiny size, so the code cannot rot.
+
+Timings are measured and reported, never asserted: what is checked is that each part ran, synced
+what it was given, and wrote its results and its page.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_quick_benchmark_runs_every_part_and_writes_its_results(tmp_path: Path) -> None:
+    out, doc = tmp_path / "quick.json", tmp_path / "benchmarks.md"
+    doc.write_text(
+        "# Benchmarks\n\nWritten by hand, kept.\n\n<!-- results:start -->\nold\n<!-- results:end -->\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(out), "--doc", str(doc)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(out.read_text())
+    assert results["quick"] is True and results["machine"]["cores"]
+
+    mapping = results["mapping"]
+    assert (mapping["issues"], mapping["change_tasks"]) == (50, 50) and mapping["ratio"] > 0
+
+    backfill = results["backfill"]
+    (level,) = backfill["levels"]
+    releases, pairs = backfill["releases"], backfill["issues_in_releases"]
+    assert level["records"] == releases + pairs  # a change request per release, a task per issue in it
+    assert level["servicenow_writes_per_record"] == 1.0
+    assert backfill["rerun"]["servicenow_calls"] == 0  # nothing changed, nothing written
+    limited = backfill["rate_limited"]
+    assert limited["records"] > 0 and limited["dead_letters"] == 0
+
+    hook = results["webhooks"]["sqlite"]
+    assert hook["change_requests"] == hook["events"] > 0 and hook["dead_letters"] == 0
+    assert hook["sustained"]["accepted"] > 0
+
+    idle = results["idle"]
+    assert idle["projects"] == 3 and idle["watched_seconds"] > 0
+
+    page = doc.read_text()
+    assert page.startswith("# Benchmarks\n\nWritten by hand, kept.") and "old" not in page
+    assert "### Backfill" in page and "### Webhooks" in page and "### Against the targets" in page
+    names = {t["name"] for t in results["targets"]}
+    assert names >= {"mapping: render vs JSON round trip", "backfill: peak RSS"}
