@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import importlib.util
 import re
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -44,11 +42,6 @@ from bridgeline.errors import (
 from bridgeline.log import get_logger
 
 log = get_logger("bridgeline.http")
-
-if importlib.util.find_spec("sniffio") is None:
-    # httpcore tries ``import sniffio`` several times per request; without the package each try is
-    # a search of the whole import path (a fifth of the daemon's CPU under load). Fail it at once.
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 # response -> (message, details): each system states its errors its own way
 ErrorParser = Callable[[httpx.Response], tuple[str, Any]]
