@@ -71,13 +71,23 @@ class Worker:
                     await asyncio.wait_for(stop.wait(), self.settings.poll_idle)
 
     async def handle(self, claim: Claim) -> str:
-        """Process one claim and settle it: ``done``, ``pending`` (retry later) or ``dead``."""
+        """Process one claim and settle it: ``done``, ``pending`` (retry later) or ``dead`` - or
+        ``lost`` when the lease ran out and another worker took the entity over."""
         self.in_flight += 1
         started = time.perf_counter()
-        heartbeat = asyncio.create_task(self._keep_lease(claim))
+        work = asyncio.create_task(self.engine.process(claim.ref), name=f"sync {claim.ref}")
+        heartbeat = asyncio.create_task(self._keep_lease(claim, work))
         kind = claim.ref.kind
         try:
-            report = await self.engine.process(claim.ref)
+            try:
+                report = await work
+            finally:
+                heartbeat.cancel()  # settling the claim below ends the lease anyway
+        except asyncio.CancelledError:
+            if not (work.cancelled() and heartbeat.done() and not heartbeat.cancelled()):
+                raise  # we are being stopped, not the lease lost
+            # Another worker holds the entity now: stop writing and leave it to that one.
+            state = "lost"
         except (PermanentError, ConfigError, NotFound) as exc:
             state = await self._fail(claim, exc, permanent=True)
         except RetryableError as exc:
@@ -99,7 +109,7 @@ class Worker:
                 ms=round((time.perf_counter() - started) * 1000, 1),
             )
         finally:
-            heartbeat.cancel()
+            work.cancel()
             self.in_flight -= 1
         metrics.EVENTS_PROCESSED.labels(claim.ref.system, kind, state).inc()
         return state
@@ -126,11 +136,17 @@ class Worker:
             log.warning("will retry", entity=str(claim.ref), attempts=claim.attempts + 1, error=message)
         return state
 
-    async def _keep_lease(self, claim: Claim) -> None:
+    async def _keep_lease(self, claim: Claim, work: asyncio.Task[EntityReport]) -> None:
+        """Renew the lease while the work runs; once it is lost (this replica stalled longer than the
+        lease and another took the entity over), cancel the work so two workers never write at once."""
         interval = self.settings.lease_seconds / 3
-        with contextlib.suppress(asyncio.CancelledError, RetryableError):
-            while True:
-                await asyncio.sleep(interval)
-                if not await self.store.extend(claim, self.settings.lease_seconds):
-                    log.warning("lease lost", entity=str(claim.ref))
-                    return
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                held = await self.store.extend(claim, self.settings.lease_seconds)
+            except RetryableError:
+                continue  # the database is away; the lease may still hold when it is back
+            if not held:
+                log.warning("lease lost: another worker took the entity over", entity=str(claim.ref))
+                work.cancel()
+                return
