@@ -1,13 +1,25 @@
-"""Fixtures of the reliability tests: a second database beside the first, and the chaos harness."""
+"""Fixtures of the reliability tests: databases, a small world of simulators, the chaos harness."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
 import os
+import shutil
+import sys
+import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from bridgeline.config import Settings, settings_from_values
+from bridgeline.sim import ServedApp
+from bridgeline.sim.jira import JiraScale, JiraSimulator
+from bridgeline.sim.servicenow import ServiceNowSimulator
 
 
 def pg_schema(base: str) -> Iterator[str]:
@@ -45,3 +57,111 @@ def postgres_url() -> Iterator[str]:
     if not base:
         pytest.skip("BRIDGELINE_TEST_DATABASE_URL is not set")
     yield from pg_schema(base)
+
+
+def _load_harness() -> Any:
+    name = "bridgeline_chaos_harness"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "harness.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+harness = _load_harness()
+
+
+class Gate:
+    """ASGI middleware that holds the requests matching a rule until opened: a target that is slow
+    at exactly the wrong moment. ``gate.hold("POST", "/api/now/table/change_request")``."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.rule: tuple[str, str] | None = None
+        self.opened = threading.Event()
+        self.opened.set()
+        self.waiting = threading.Event()
+
+    def hold(self, method: str, prefix: str) -> None:
+        self.rule = (method, prefix)
+        self.waiting.clear()
+        self.opened.clear()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        rule = self.rule
+        if (
+            rule is not None
+            and scope["type"] == "http"
+            and scope["method"] == rule[0]
+            and scope["path"].startswith(rule[1])
+        ):
+            self.waiting.set()
+            while not self.opened.is_set():
+                await asyncio.sleep(0.01)
+        await self.app(scope, receive, send)
+
+
+@dataclass
+class SmallWorld:
+    """A small Jira (one project, a few releases) and ServiceNow on loopback, in this process."""
+
+    jira: JiraSimulator
+    snow: ServiceNowSimulator
+    jira_url: str
+    snow_url: str
+    snow_gate: Gate
+
+    def settings(self, database_url: str, mappings: Path, **extra: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "mappings": [mappings],
+            "jira": {
+                "url": self.jira_url,
+                "email": "bridgeline@example.com",
+                "api_token": "bridgeline-token",
+                "projects": ["PAY"],
+                "poll_interval": 0.5,
+                "poll_overlap": 5,
+            },
+            "servicenow": {
+                "url": self.snow_url,
+                "username": "bridgeline.integration",
+                "password": "bridgeline",
+                "poll_interval": 0.5,
+            },
+            "worker": {"concurrency": 4, "backoff_initial": 0.05, "backoff_max": 0.2, "max_attempts": 3},
+        }
+        for key, value in extra.items():
+            values[key] = {**values[key], **value} if isinstance(value, dict) else value
+        return settings_from_values(values)
+
+    def versions(self) -> list[dict[str, Any]]:
+        with self.jira.state.lock:
+            return [
+                {"id": str(v.id), "name": v.name}
+                for v in sorted(self.jira.state.versions.values(), key=lambda v: v.id)
+            ]
+
+    def change_requests(self) -> list[dict[str, str]]:
+        return self.snow.state.records("change_request", "correlation_idSTARTSWITHchaos:")
+
+
+@pytest.fixture
+def small_world() -> Iterator[SmallWorld]:
+    jira = JiraSimulator(scale=JiraScale(projects=1, versions=6, issues=40))
+    snow = ServiceNowSimulator()
+    gate = Gate(snow.app)
+    with ServedApp(jira.app) as j, ServedApp(gate) as s:
+        yield SmallWorld(jira, snow, j.url, s.url, gate)
+        gate.opened.set()
+
+
+@pytest.fixture
+def chaos_mappings(tmp_path: Path) -> Path:
+    """A copy of the chaos mapping that a test may edit."""
+    folder = tmp_path / "mappings"
+    shutil.copytree(Path(__file__).parent / "mappings", folder)
+    return folder
