@@ -117,6 +117,11 @@ class Database:
             rows = conn.execute(sa.select(c.last_error).where(c.last_error.is_not(None))).all()
         return [str(r[0]) for r in rows]
 
+    def count_audit(self) -> int:
+        """Audit rows so far: every write and decision adds one."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(t.audit)).scalar() or 0)
+
     def count_links(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(t.links)).scalar() or 0)

@@ -1,9 +1,11 @@
 """Idle: what ``bridgeline run`` costs while it watches 50 projects, polling every 60 s, with nothing
 to do.
 
-The simulators (separate processes) hold 50 projects; the daemon first syncs them all, then is
-watched for a few poll intervals: CPU time used (as a share of one core), resident memory, and the
-calls each poll makes (Jira: one per project plus the issue search; ServiceNow: its own poll).
+The simulators (separate processes) hold 50 projects; the daemon first syncs them all and waits
+out the echoes of that sync (the CAB side polled back, the reverse rules' remote links in Jira),
+until nothing happened for a whole poll interval. Then it is watched for a few intervals: CPU time
+used (as a share of one core), resident memory, and the calls its polls make (Jira: one per project
+plus the issue search; ServiceNow: change requests and tasks).
 
     python -m bench.bench_idle [--seconds 180] [--projects 50]
 """
@@ -34,6 +36,9 @@ from bench._harness import (
     simulators,
     write_config,
 )
+from bridgeline.config import JiraSettings
+
+OVERLAP = float(JiraSettings.model_fields["poll_overlap"].default)
 
 
 @dataclass
@@ -41,11 +46,12 @@ class Size:
     projects: int = 50
     versions: int = 100  # two per project
     issues: int = 1000
-    seconds: float = 180.0  # watched after the first sync (three polls)
+    seconds: float = 120.0  # watched once settled (two polls)
     poll_interval: float = 60.0
+    settle: bool = True  # wait until nothing happened for a poll interval before watching
 
 
-QUICK = Size(projects=3, versions=3, issues=6, seconds=1.0, poll_interval=60.0)
+QUICK = Size(projects=3, versions=3, issues=6, seconds=1.0, poll_interval=60.0, settle=False)
 
 
 def run(workdir: Path, size: Size, shared: Simulators | None = None) -> dict[str, Any]:
@@ -70,7 +76,7 @@ def run(workdir: Path, size: Size, shared: Simulators | None = None) -> dict[str
         daemon = Background(bridgeline_argv("run", "--config", str(config)), log=workdir / "daemon.log")
         try:
             daemon.wait_http(f"http://127.0.0.1:{port}/healthz", timeout=120)
-            deadline = time.monotonic() + 900
+            deadline = time.monotonic() + 1200
             while True:  # the first sync: every release of every project
                 states = db.inbox_states()
                 if states.get("done", 0) >= size.versions and not states.get("pending"):
@@ -79,6 +85,19 @@ def run(workdir: Path, size: Size, shared: Simulators | None = None) -> dict[str
                     raise RuntimeError(f"the first sync did not finish:\n{daemon.tail()}")
                 time.sleep(0.1)
             synced = time.monotonic()
+            # Then quiet: the first sync's echoes (the CAB side polled back, remote links written to
+            # Jira by the reverse rules) must be over, and the issue poll's overlap must have passed
+            # them (it re-reads what changed in its last poll_overlap seconds), before watching.
+            quiet_for = size.poll_interval + OVERLAP + 5 if size.settle else 0.0
+            last, since = (db.count_audit(), db.inbox_states().get("pending", 0)), time.monotonic()
+            while time.monotonic() - since < quiet_for:
+                if time.monotonic() > deadline or not daemon.alive():
+                    raise RuntimeError(f"the daemon did not settle:\n{daemon.tail()}")
+                time.sleep(1.0)
+                now = (db.count_audit(), db.inbox_states().get("pending", 0))
+                if now != last:
+                    last, since = now, time.monotonic()
+            settled = time.monotonic()
             jira_before, snow_before = sims.jira_calls(), sims.servicenow_calls().get("total", 0)
             cpu_before = daemon.cpu_seconds()
             samples: list[float] = []
@@ -100,6 +119,7 @@ def run(workdir: Path, size: Size, shared: Simulators | None = None) -> dict[str
         "releases": size.versions,
         "poll_interval_seconds": size.poll_interval,
         "first_sync_seconds": round(synced - launched, 1),
+        "settled_after_seconds": round(settled - launched, 1),
         "watched_seconds": round(elapsed, 1),
         "cpu_percent": round(100 * cpu / elapsed, 2),
         "cpu_seconds_per_minute": round(cpu / minutes, 2),
