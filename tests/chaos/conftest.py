@@ -115,9 +115,13 @@ class SmallWorld:
     snow_gate: Gate
 
     def settings(self, database_url: str, mappings: Path, **extra: Any) -> Settings:
+        return settings_from_values(self.values(database_url, mappings, **extra))
+
+    def values(self, database_url: str, mappings: Path, **extra: Any) -> dict[str, Any]:
+        """The configuration as a YAML file would hold it."""
         values: dict[str, Any] = {
             "database_url": database_url,
-            "mappings": [mappings],
+            "mappings": [str(mappings)],
             "jira": {
                 "url": self.jira_url,
                 "email": "bridgeline@example.com",
@@ -135,8 +139,8 @@ class SmallWorld:
             "worker": {"concurrency": 4, "backoff_initial": 0.05, "backoff_max": 0.2, "max_attempts": 3},
         }
         for key, value in extra.items():
-            values[key] = {**values[key], **value} if isinstance(value, dict) else value
-        return settings_from_values(values)
+            values[key] = {**values.get(key, {}), **value} if isinstance(value, dict) else value
+        return values
 
     def versions(self) -> list[dict[str, Any]]:
         with self.jira.state.lock:

@@ -134,9 +134,10 @@ class Findings:
     # comments posted twice of which bridgeline recorded one: the process died between Jira's answer
     # and the record (the reverse direction does not yet look before repeating a comment)
     unrecorded_duplicates: list[str] = field(default_factory=list)
-    # CAB answers given while a change request's creator lay dead, before bridgeline recorded the
-    # change: adopting it afterwards put its state back (a forward write over the CAB's decision)
-    undone_by_adoption: list[str] = field(default_factory=list)
+    # CAB answers given before bridgeline recorded the change request (its creator died first): the
+    # adoption afterwards puts a rejected change back to Assess, and an answer the poller saw before
+    # the adoption is never looked at again
+    answered_before_recorded: list[str] = field(default_factory=list)
     losses: list[str] = field(default_factory=list)
     unexplained_dead_letters: list[str] = field(default_factory=list)
     dead_letters: int = 0
@@ -398,22 +399,26 @@ class World:
                 if answer is None:
                     continue
                 f.cab_answers += 1
-                if number in adopted and adopted[number] > self.answered_at[number]:
-                    row = requests[self.releases[vid].identity][0]
-                    if row.get("approval") != answer:
-                        f.undone_by_adoption.append(f"{number}: {answer}, now {row.get('approval')}")
-                        continue
+                missing: list[str] = []
                 for iid in self.releases[vid].issues:
-                    answered_by_issue.setdefault(iid, set()).add(answer)
                     expected = (
                         f"CAB approved {number}."
                         if answer == "approved"
                         else f"CAB rejected {number}: No rollback plan"
                     )
                     if comments[(iid, expected)] == 0:
-                        f.losses.append(f"issue {issues[iid].key}: no comment {expected!r}")
+                        missing.append(f"issue {issues[iid].key}: no comment {expected!r}")
                     if answer == "rejected" and "cab-rejected" not in issues[iid].labels:
-                        f.losses.append(f"issue {issues[iid].key}: no cab-rejected label")
+                        missing.append(f"issue {issues[iid].key}: no cab-rejected label")
+                if missing and number in adopted and adopted[number] > self.answered_at[number]:
+                    row = requests[self.releases[vid].identity][0]
+                    f.answered_before_recorded.append(
+                        f"{number}: {answer} before it was adopted; now approval {row.get('approval')}"
+                    )
+                else:
+                    f.losses += missing
+                    for iid in self.releases[vid].issues:
+                        answered_by_issue.setdefault(iid, set()).add(answer)
             for iid in self.in_review:
                 if "approved" in answered_by_issue.get(iid, set()) and transitions[iid] != 1:
                     f.losses.append(f"issue {issues[iid].key}: approved while In Review, not moved on")
