@@ -8,11 +8,11 @@ last error. One poisoned entity never blocks the others: each claim is settled o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from bridgeline import metrics
 from bridgeline.config import WorkerSettings
@@ -48,6 +48,8 @@ class Worker:
         self.worker_id = worker_id or default_worker_id()
         self.on_report = on_report
         self.in_flight = 0
+        self._due = asyncio.Event()  # set when this process stored events: an idle worker starts at once
+        store.on_enqueue(self._due.set)
 
     async def run_batch(self) -> int:
         """Claim what is due (up to the concurrency), process it all; the number of claims."""
@@ -59,16 +61,56 @@ class Worker:
         return len(claims)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until ``stop`` is set: claim and process. In-flight work always finishes."""
-        while not stop.is_set():
-            try:
-                n = await self.run_batch()
-            except RetryableError as exc:  # the database is away: wait, do not crash
-                log.warning("inbox unavailable", error=str(exc))
-                n = 0
-            if n == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.poll_idle)
+        """Until ``stop`` is set: keep up to ``concurrency`` entities in work, claiming the next as
+        soon as one is done or events arrive - a slow entity never holds back the others, and a
+        webhook's events are taken at once. In-flight work always finishes."""
+        running: set[asyncio.Task[str]] = set()
+        stopping = asyncio.ensure_future(stop.wait())
+        woken = asyncio.ensure_future(self._due.wait())
+        more = True  # the last claim took all it asked for: more may be due
+        looked = float("-inf")
+
+        def settled(task: asyncio.Task[str]) -> None:
+            running.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                log.warning(
+                    "a claim could not be settled; it returns when its lease ends",
+                    error=str(task.exception()),
+                )
+
+        try:
+            while not stop.is_set():
+                free = self.settings.concurrency - len(running)
+                idle_over = time.monotonic() - looked >= self.settings.poll_idle
+                if free > 0 and (more or self._due.is_set() or idle_over):
+                    self._due.clear()
+                    looked = time.monotonic()
+                    try:
+                        claims = await self.store.claim(
+                            self.worker_id, limit=free, lease_seconds=self.settings.lease_seconds
+                        )
+                    except RetryableError as exc:  # the database is away: wait, do not crash
+                        log.warning("inbox unavailable", error=str(exc))
+                        claims = []
+                    for claim in claims:
+                        task = asyncio.create_task(self.handle(claim), name=f"claim {claim.ref}")
+                        running.add(task)
+                        task.add_done_callback(settled)
+                    more = len(claims) == free
+                if woken.done():
+                    woken = asyncio.ensure_future(self._due.wait())
+                full = len(running) >= self.settings.concurrency
+                # full: wait for a slot; else for events, a slot, or the next look (retries come due)
+                waiters: set[asyncio.Future[Any]] = (
+                    {stopping, *running} if full else {stopping, woken, *running}
+                )
+                timeout = None if full else max(0.0, looked + self.settings.poll_idle - time.monotonic())
+                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            woken.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
 
     async def handle(self, claim: Claim) -> str:
         """Process one claim and settle it: ``done``, ``pending`` (retry later) or ``dead`` - or
