@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -190,7 +191,7 @@ class Store:
             for ev in events:
                 if ev.delivery_id is not None:
                     ins = self._insert(t.deliveries).values(
-                        delivery_id=ev.delivery_id, system=ev.ref.system, received_at=now
+                        delivery_id=storable_text(ev.delivery_id), system=ev.ref.system, received_at=now
                     )
                     stmt = ins.on_conflict_do_nothing(index_elements=["delivery_id"]).returning(
                         t.deliveries.c.delivery_id
@@ -218,15 +219,15 @@ class Store:
 
     async def _upsert_event(self, conn: AsyncConnection, ev: Event, now: datetime) -> None:
         ins = self._insert(t.inbox).values(
-            entity=str(ev.ref),
-            system=ev.ref.system,
-            kind=ev.ref.kind,
+            entity=storable_text(str(ev.ref)),
+            system=storable_text(ev.ref.system),
+            kind=storable_text(ev.ref.kind),
             state="pending",
             generation=1,
             events=1,
             attempts=0,
-            source=ev.source,
-            hint=ev.hint,
+            source=storable_text(ev.source),
+            hint=storable_hint(ev.hint),
             received_at=ev.received_at,
             updated_at=now,
             next_attempt_at=now,
@@ -674,6 +675,24 @@ class Store:
     async def last_audit_id(self) -> int:
         async with self.engine.connect() as conn:
             return int((await conn.execute(sa.select(sa.func.max(t.audit.c.id)))).scalar() or 0)
+
+
+def storable_text(text: str) -> str:
+    """Text any supported database can hold: PostgreSQL refuses NUL characters (a webhook may send
+    them; no real identifier has one, so the event still names nothing that exists)."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def storable_hint(hint: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A webhook's payload hint, or None when it is not strict JSON (``Infinity``, ``NaN``, NUL
+    characters): the hint only saves a read, the engine reads the entity itself anyway."""
+    if hint is None:
+        return None
+    try:
+        text = json.dumps(hint, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return None if "\\u0000" in text else hint
 
 
 def _inbox_row(r: Any) -> InboxRow:
