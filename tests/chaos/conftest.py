@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -169,3 +170,19 @@ def chaos_mappings(tmp_path: Path) -> Path:
     folder = tmp_path / "mappings"
     shutil.copytree(Path(__file__).parent / "mappings", folder)
     return folder
+
+
+DATABASES = (
+    ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+    if os.environ.get("BRIDGELINE_TEST_DATABASE_URL")
+    else ["sqlite"]
+)
+
+
+@contextlib.contextmanager
+def database(kind: str, folder: Path) -> Iterator[str]:
+    """An empty database of ``kind`` for a module's worth of tests."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'bridgeline.db'}"
+    else:
+        yield from pg_schema(os.environ["BRIDGELINE_TEST_DATABASE_URL"])
