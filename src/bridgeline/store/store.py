@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -135,8 +135,11 @@ class Store:
         """Bring the schema to the newest revision (Alembic)."""
         from bridgeline.store.migrate import upgrade_connection
 
-        async with self._writer.begin() as conn:
-            await conn.run_sync(upgrade_connection)
+        try:
+            async with self._writer.begin() as conn:
+                await conn.run_sync(upgrade_connection)
+        except (OperationalError, DBAPIError) as exc:
+            self._raise_unavailable(exc)
 
     def lock(self, name: str) -> ProcessLock:
         """A lock one process holds at a time, lost when the process or its connection dies
@@ -159,14 +162,27 @@ class Store:
             async with self._one_writer, self._writer.begin() as conn:
                 yield conn
         except (OperationalError, DBAPIError) as exc:
-            if _is_disk_full(exc):
-                raise RetryableError(
-                    "the database disk is full: free space where the SQLite file lives "
-                    f"({redact_url(self.url)}); bridgeline keeps retrying"
-                ) from exc
-            if isinstance(exc, OperationalError) or getattr(exc, "connection_invalidated", False):
-                raise RetryableError(f"database unavailable ({redact_url(self.url)}): {exc.orig}") from exc
-            raise
+            self._raise_unavailable(exc)
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads: a database that is away is a :class:`RetryableError` here too."""
+        try:
+            async with self.engine.connect() as conn:
+                yield conn
+        except (OperationalError, DBAPIError) as exc:
+            self._raise_unavailable(exc)
+
+    def _raise_unavailable(self, exc: OperationalError | DBAPIError) -> NoReturn:
+        """Raise a :class:`RetryableError` that says what to fix when the database is full or away;
+        any other database error as it is."""
+        if _is_disk_full(exc):
+            raise RetryableError(
+                f"the database disk is full: free space where the database lives ({redact_url(self.url)})"
+            ) from exc
+        if isinstance(exc, OperationalError) or getattr(exc, "connection_invalidated", False):
+            raise RetryableError(f"database unavailable ({redact_url(self.url)}): {exc.orig}") from exc
+        raise exc
 
     def _insert(self, table: sa.Table) -> Any:
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
@@ -385,12 +401,12 @@ class Store:
         q = sa.select(t.inbox).order_by(c.updated_at.desc(), c.id.desc()).limit(limit)
         if state:
             q = q.where(c.state == state)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(q)).mappings().all()
         return [_inbox_row(r) for r in rows]
 
     async def inbox_row(self, entity: str) -> InboxRow | None:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             r = (await conn.execute(sa.select(t.inbox).where(t.inbox.c.entity == entity))).mappings().first()
         return _inbox_row(r) if r else None
 
@@ -429,13 +445,13 @@ class Store:
     async def queue_depth(self) -> dict[str, int]:
         """Entities per inbox state: ``{"pending": 3, "done": 120, "dead": 1}``."""
         c = t.inbox.c
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(sa.select(c.state, sa.func.count()).group_by(c.state))).all()
         return {state: n for state, n in rows}
 
     async def oldest_pending(self) -> datetime | None:
         c = t.inbox.c
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             oldest: datetime | None = (
                 await conn.execute(sa.select(sa.func.min(c.received_at)).where(c.state == "pending"))
             ).scalar()
@@ -451,7 +467,7 @@ class Store:
     # -- cursors and marks -----------------------------------------------------------------
 
     async def get_cursor(self, name: str) -> str | None:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return (await conn.execute(sa.select(t.cursors.c.value).where(t.cursors.c.name == name))).scalar()
 
     async def set_cursor(self, name: str, value: str) -> None:
@@ -459,7 +475,7 @@ class Store:
             await self._set_cursor(conn, name, value, utcnow())
 
     async def cursors(self) -> dict[str, tuple[str, datetime]]:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(sa.select(t.cursors))).mappings().all()
         return {r["name"]: (r["value"], r["updated_at"]) for r in rows}
 
@@ -472,14 +488,14 @@ class Store:
     async def get_marks(self, scope: str) -> dict[str, str]:
         """Source marks recorded under ``scope``: entity -> mark."""
         c = t.source_marks.c
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(sa.select(c.entity, c.mark).where(c.scope == scope))).all()
         return {e: m for e, m in rows}
 
     async def get_marks_for(self, entities: Sequence[str]) -> dict[str, str]:
         c = t.source_marks.c
         out: dict[str, str] = {}
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             for i in range(0, len(entities), 500):
                 chunk = list(entities[i : i + 500])
                 rows = (await conn.execute(sa.select(c.entity, c.mark).where(c.entity.in_(chunk)))).all()
@@ -501,7 +517,7 @@ class Store:
 
     async def get_link(self, mapping: str, key: str) -> Link | None:
         c = t.links.c
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             r = (
                 (await conn.execute(sa.select(t.links).where(c.mapping == mapping, c.key == key)))
                 .mappings()
@@ -510,13 +526,13 @@ class Store:
         return _link(r) if r else None
 
     async def links_for_source(self, source: str) -> list[Link]:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(sa.select(t.links).where(t.links.c.source == source))).mappings().all()
         return [_link(r) for r in rows]
 
     async def children_of(self, parent_id: int) -> list[Link]:
         c = t.links.c
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (
                 (await conn.execute(sa.select(t.links).where(c.parent_id == parent_id).order_by(c.id)))
                 .mappings()
@@ -527,7 +543,7 @@ class Store:
     async def link_by_target(self, system: str, target_id: str) -> Link | None:
         c = t.links.c
         q = sa.select(t.links).where(c.target_system == system, c.target_id == target_id)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             r = (await conn.execute(q)).mappings().first()
         return _link(r) if r else None
 
@@ -536,7 +552,7 @@ class Store:
         q = sa.select(t.links).order_by(c.updated_at.desc()).limit(limit)
         if top_level:
             q = q.where(c.parent_id.is_(None))
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(q)).mappings().all()
         return [_link(r) for r in rows]
 
@@ -545,7 +561,7 @@ class Store:
         q = sa.select(sa.func.count()).select_from(t.links)
         if top_level is not None:
             q = q.where(c.parent_id.is_(None) if top_level else c.parent_id.is_not(None))
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return int((await conn.execute(q)).scalar() or 0)
 
     async def record(
@@ -572,7 +588,7 @@ class Store:
         """Which of ``keys`` were applied already."""
         c = t.applied_actions.c
         found: set[str] = set()
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             for i in range(0, len(keys), 500):
                 chunk = list(keys[i : i + 500])
                 found.update(
@@ -643,7 +659,7 @@ class Store:
         q = sa.select(t.audit).order_by(c.id.desc()).limit(limit)
         if entity:
             q = q.where(c.entity == entity)
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(q)).mappings().all()
         return [
             AuditEntry(
@@ -669,11 +685,11 @@ class Store:
         q = sa.select(sa.func.count()).select_from(t.audit).where(c.id > since_id)
         if actions is not None:
             q = q.where(c.action.in_(list(actions)))
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return int((await conn.execute(q)).scalar() or 0)
 
     async def last_audit_id(self) -> int:
-        async with self.engine.connect() as conn:
+        async with self._read() as conn:
             return int((await conn.execute(sa.select(sa.func.max(t.audit.c.id)))).scalar() or 0)
 
 
