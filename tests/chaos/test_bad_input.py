@@ -19,7 +19,7 @@ from bridgeline.sim.jira import JiraScale, JiraSimulator
 from bridgeline.sim.servicenow import ServiceNowSimulator
 from bridgeline.store.store import storable_text
 
-from .conftest import DATABASES, Gate, SmallWorld, database, harness
+from .conftest import DATABASES, Gate, SmallWorld, database, harness, set_integration_password
 
 running = harness.load_sibling("running")
 TOKEN = "notification-token-4c1f"
@@ -31,6 +31,7 @@ def module_world() -> Iterator[SmallWorld]:
     jira = JiraSimulator(scale=JiraScale(projects=1, versions=4, issues=20))
     snow = ServiceNowSimulator()
     with ServedApp(jira.app) as j, ServedApp(snow.app) as s:
+        set_integration_password(s.url)
         yield SmallWorld(jira, snow, j.url, s.url, Gate(snow.app))
 
 

@@ -23,7 +23,7 @@ from bridgeline.sim.servicenow import ServiceNowSimulator
 from bridgeline.store.tables import links
 from bridgeline.sync.service import Service
 
-from .conftest import SmallWorld, harness
+from .conftest import SmallWorld, harness, set_integration_password
 
 world_module = harness.load_sibling("world")
 
@@ -203,6 +203,7 @@ def test_a_daemon_killed_after_a_comment_reached_jira_does_not_comment_twice(tmp
     snow = ServiceNowSimulator()
     hold = HoldComments(jira.app)
     with ServedApp(hold) as j, ServedApp(snow.app) as s:
+        set_integration_password(s.url)
         small = SmallWorld(jira, snow, j.url, s.url, snow_gate=None)  # type: ignore[arg-type]
         database_url = f"sqlite:///{tmp_path / 'bridgeline.db'}"
         settings = small.values(
