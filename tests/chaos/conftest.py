@@ -9,7 +9,6 @@ import os
 import shutil
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,23 +23,24 @@ from bridgeline.sim.jira import JiraScale, JiraSimulator
 from bridgeline.sim.servicenow import ServiceNowSimulator
 
 
+def _load_harness() -> Any:
+    name = "bridgeline_chaos_harness"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "harness.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+harness = _load_harness()
+
+
 def pg_schema(base: str) -> Iterator[str]:
     """A URL whose search_path is a fresh PostgreSQL schema, dropped afterwards."""
-    import psycopg
-    import sqlalchemy as sa
-
-    url = sa.engine.make_url(base)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    plain = url.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield url.set(query={**url.query, "options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    yield from harness.pg_schema(base)
 
 
 @pytest.fixture
@@ -59,21 +59,6 @@ def postgres_url() -> Iterator[str]:
     if not base:
         pytest.skip("BRIDGELINE_TEST_DATABASE_URL is not set")
     yield from pg_schema(base)
-
-
-def _load_harness() -> Any:
-    name = "bridgeline_chaos_harness"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "harness.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _load_harness()
 
 
 class Gate:

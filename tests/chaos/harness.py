@@ -17,6 +17,8 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +60,7 @@ class ChaosPlan:
     uptime: tuple[float, float] = (0.5, 3.0)  # seconds a replica works before it may be killed
     seed: int = 7
     faults: bool = True
+    concurrency: int = 16  # worker.concurrency of each replica
     deadline: float = 240.0  # seconds to converge after the last kill
 
 
@@ -78,6 +81,25 @@ class ChaosReport:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+
+def pg_schema(base: str) -> Iterator[str]:
+    """A URL whose search_path is a fresh PostgreSQL schema, dropped afterwards: runs in parallel
+    share one database without seeing each other."""
+    import psycopg
+
+    url = sa.engine.make_url(base)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    plain = url.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield url.set(query={**url.query, "options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def free_port() -> int:
@@ -229,7 +251,8 @@ def run_chaos(plan: ChaosPlan, database_url: str, workdir: Path) -> tuple[ChaosR
         replicas = []
         for n in range(plan.replicas):
             config = workdir / f"replica-{n}.yaml"
-            config.write_text(yaml.safe_dump(world.settings(database_url, free_port())), encoding="utf-8")
+            values = world.settings(database_url, free_port(), concurrency=plan.concurrency)
+            config.write_text(yaml.safe_dump(values), encoding="utf-8")
             replicas.append(Replica(f"replica-{n}", config, workdir / f"replica-{n}.log"))
         try:
             for replica in replicas:

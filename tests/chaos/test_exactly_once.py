@@ -54,13 +54,6 @@ async def _lose_the_links_then(world: SmallWorld, service: Service, answer: str)
     return change
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="adopting a change request found by correlation id pushes every field that differs, the "
-    "state included: a rejection given before bridgeline recorded the change is undone - back to "
-    "Assess, approval requested again (sync/reconcile.py, adopt)",
-)
 async def test_a_rejection_given_before_bridgeline_recorded_its_change_survives_the_adoption(
     small_world: SmallWorld, database_url: str, chaos_mappings: Path
 ) -> None:
@@ -77,13 +70,6 @@ async def test_a_rejection_given_before_bridgeline_recorded_its_change_survives_
         await service.aclose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the ServiceNow poller skips records bridgeline holds no link to and moves its cursor past "
-    "them; adopting the change later does not look at its approval again, so an approval polled "
-    "before the adoption never reaches Jira (sync/targets.py, sync/reconcile.py)",
-)
 async def test_an_approval_polled_before_bridgeline_recorded_its_change_still_reaches_jira(
     small_world: SmallWorld, database_url: str, chaos_mappings: Path
 ) -> None:
@@ -108,13 +94,6 @@ async def test_an_approval_polled_before_bridgeline_recorded_its_change_still_re
         await service.aclose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a reverse action's idempotency key names the rule, the issue and the trigger but not the "
-    "change request: with the default trigger an issue in two approved releases is commented once "
-    "(mapping/_mapping.py); the chaos mapping names the change in its triggers",
-)
 async def test_an_issue_in_two_approved_releases_hears_from_both_cabs(
     small_world: SmallWorld, database_url: str, chaos_mappings: Path
 ) -> None:

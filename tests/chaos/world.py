@@ -208,7 +208,7 @@ class World:
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
 
-    def settings(self, database_url: str, port: int) -> dict[str, Any]:
+    def settings(self, database_url: str, port: int, *, concurrency: int = 16) -> dict[str, Any]:
         """bridgeline's configuration for one replica."""
         return {
             "database_url": database_url,
@@ -235,7 +235,7 @@ class World:
                 "max_concurrency": 16,
             },
             "worker": {
-                "concurrency": 16,
+                "concurrency": concurrency,
                 "lease_seconds": 3.0,
                 "poll_idle": 0.2,
                 "backoff_initial": 0.2,
