@@ -4,13 +4,17 @@ live, and the work goes on."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -140,3 +144,110 @@ def test_fuzzed_jira_identifiers_never_cause_a_500_whatever_the_database(
     )
     assert response.status_code in (200, 202, 400), response.text
     assert expected <= shared.pending()  # every release the issue is in
+
+
+def _bad_versions(original: str) -> dict[str, tuple[str, str]]:
+    return {
+        "a YAML syntax error": ("release.yaml", original + "\nfields: [unclosed\n"),
+        "an unknown key": ("release.yaml", original.replace("fields:", "fieldz:", 1)),
+        "a template with an unknown filter": (
+            "release.yaml",
+            original.replace("{{ version.name }}", "{{ version.name | no_such_filter }}", 1),
+        ),
+        "a second mapping with the same name": ("copy.yaml", original),
+    }
+
+
+@pytest.mark.slow
+def test_invalid_mapping_edits_while_the_daemon_works_keep_the_previous_set_live(tmp_path: Path) -> None:
+    mappings = tmp_path / "mappings"
+    shutil.copytree(Path(__file__).parent / "mappings", mappings)
+    original = (mappings / "release.yaml").read_text()
+    world_module = harness.load_sibling("world")
+    with world_module.World(releases=16, issues=160, projects=3, poison=0, seed=3, faults=False) as world:
+        port = harness.free_port()
+        values = world.settings(f"sqlite:///{tmp_path / 'bridgeline.db'}", port)
+        values["mappings"] = [str(mappings)]
+        config = tmp_path / "bridgeline.yaml"
+        config.write_text(yaml.safe_dump(values), encoding="utf-8")
+        daemon = harness.Replica("replica", config, tmp_path / "daemon.log")
+        url = f"http://127.0.0.1:{port}"
+        try:
+            daemon.start()
+            assert world_module.wait(daemon.running, 30, every=0.1), daemon.tail()
+            live = _status(url)["mappings"]["fingerprint"]
+            with world.people(cab_share=0.5, edits_per_round=2, every=0.3):
+                for what, (name, text) in _bad_versions(original).items():
+                    before = _edits_synced(world)
+                    (mappings / name).write_text(text)
+                    refused = _wait_status(url, lambda s: s["mappings"]["last_reload"]["ok"] is False)
+                    assert refused["mappings"]["fingerprint"] == live, what
+                    assert name in refused["mappings"]["last_reload"]["error"], what
+                    # the work goes on with the previous set meanwhile
+                    assert world_module.wait(lambda b=before: _edits_synced(world) > b, 20), what
+                    if name == "release.yaml":
+                        (mappings / name).write_text(original)
+                    else:
+                        (mappings / name).unlink()
+                    _wait_status(url, lambda s: s["mappings"]["last_reload"]["ok"] is True)
+                (mappings / "release.yaml").write_text(
+                    original.replace('"Release {{ project.key }}', '"Change for release {{ project.key }}')
+                )
+                _wait_status(url, lambda s: s["mappings"]["fingerprint"] != live)
+            # every release passes once more (what a backfill does): all with the new set
+            asyncio.run(_enqueue_all(values["database_url"], list(world.releases)))
+            assert world_module.wait(
+                lambda: (
+                    _all_renamed(world)
+                    and world.check(asyncio.run(harness.inbox_state(values["database_url"]))).ok
+                ),
+                90,
+            ), daemon.tail()
+            assert daemon.stop() == 0
+        finally:
+            daemon.ensure_dead()
+        state = asyncio.run(harness.inbox_state(values["database_url"]))
+        assert state["dead"] == {}  # no mapping edit ever made a dead letter
+        findings = world.check(state)
+        assert findings.duplicates == [] and findings.losses == []
+
+
+def _edits_synced(world: Any) -> int:
+    """Change tasks that already carry a developer's rename."""
+    rows = world.snow.state.records(
+        "change_task", "correlation_idSTARTSWITHchaos:^short_descriptionLIKEChaos edit"
+    )
+    return len(rows)
+
+
+def _status(url: str) -> dict[str, Any]:
+    return dict(httpx.get(url + "/api/status", timeout=10).json())
+
+
+def _wait_status(url: str, check: Any, timeout: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        last = _status(url)
+        if check(last):
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"not reached in {timeout}s: {last.get('mappings')}")
+
+
+def _all_renamed(world: Any) -> bool:
+    rows = world.snow.state.records("change_request", "correlation_idSTARTSWITHchaos:")
+    return len(rows) == len(world.releases) and all(
+        r["short_description"].startswith("Change for release ") for r in rows
+    )
+
+
+async def _enqueue_all(database_url: str, version_ids: list[str]) -> None:
+    from bridgeline.model import EntityRef, Event
+    from bridgeline.store import Store
+
+    store = await Store.open(database_url, migrate=False)
+    try:
+        await store.enqueue([Event(EntityRef("jira", "version", v), source="cli") for v in version_ids])
+    finally:
+        await store.close()
