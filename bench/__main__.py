@@ -42,6 +42,9 @@ part of this page and `bench/results/latest.json`.
 
 
 def _commit() -> str:
+    """The commit measured: git's HEAD, or ``BRIDGELINE_BENCH_COMMIT`` for an exported tree."""
+    if os.environ.get("BRIDGELINE_BENCH_COMMIT"):
+        return os.environ["BRIDGELINE_BENCH_COMMIT"]
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
