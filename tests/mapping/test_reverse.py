@@ -76,11 +76,11 @@ def test_an_approval(mapping, kit) -> None:
         issue_key="PAY-1",
         version_id="10042",
         params={"to": "Ready for Release", "comment": "via CHG0030042"},
-        key="rel/approved/transition/PAY-1/approval=approved",
+        key="rel/approved/transition/PAY-1/CHG0030042/approval=approved",
     )
     assert approver.params == {"body": "Approved by Dana CAB"}
     assert window.params == {"body": "Window starts 2024-05-03 18:00:00"}
-    assert window.key == "rel/approved/comment#2/PAY-1/approval=approved"
+    assert window.key == "rel/approved/comment#2/PAY-1/CHG0030042/approval=approved"
     assert field.params == {
         "fields": {
             "customfield_10050": "CHG0030042",
@@ -88,14 +88,14 @@ def test_an_approval(mapping, kit) -> None:
             "customfield_10052": 2,
         }
     }
-    assert actions[4].key == "rel/progress/comment/PAY-1/state=scheduled"
+    assert actions[4].key == "rel/progress/comment/PAY-1/CHG0030042/state=scheduled"
     assert actions[5].params == {
         "global_id": "bridgeline:servicenow:CHG0030042",
         "url": "https://sn.example/change_request.do?sys_id=4f1e",
         "title": "CHG0030042",
     }
     # with no condition on the target, a rule fires again whenever state or approval change
-    assert actions[5].key == "rel/link/remote_link/PAY-1/state=scheduled;approval=approved"
+    assert actions[5].key == "rel/link/remote_link/PAY-1/CHG0030042/state=scheduled;approval=approved"
 
 
 def test_keys_are_stable_and_follow_only_what_the_condition_reads(mapping, kit) -> None:
@@ -119,8 +119,8 @@ def test_an_explicit_trigger(mapping, kit) -> None:
     )
     (label,) = [a for a in first if a.kind == "label"]
     assert label.params == {"add": ["cab-rejected"], "remove": ["cab-approved"]}
-    assert label.key == "rel/rejected/label/PAY-1/rejected/4"
-    assert [a.key for a in second if a.kind == "label"] == ["rel/rejected/label/PAY-1/rejected/7"]
+    assert label.key == "rel/rejected/label/PAY-1/CHG0030042/rejected/4"
+    assert [a.key for a in second if a.kind == "label"] == ["rel/rejected/label/PAY-1/CHG0030042/rejected/7"]
 
 
 def test_version_actions(mapping, kit) -> None:
@@ -133,7 +133,7 @@ def test_version_actions(mapping, kit) -> None:
         ("version_property", None, "10042", {"key": "bridgeline.change",
                                              "value": {"number": "CHG0030042", "tasks": ["1", 2]}}),
     ]  # fmt: skip
-    assert version[0].key == "rel/closed/release_version/version:10042/state=closed"
+    assert version[0].key == "rel/closed/release_version/version:10042/CHG0030042/state=closed"
     (prop,) = [a for a in actions if a.kind == "issue_property"]
     assert (prop.scope, prop.issue_key, prop.params) == (
         "issue",
@@ -149,7 +149,7 @@ def test_a_partial_target_and_an_explicit_link(mapping, kit) -> None:
     assert mapping.reverse({**ctx, "target": partial}) == []
     (link,) = mapping.reverse({**ctx, "target": partial, "link": {"number": "CHG9", "url": "https://sn/x"}})
     assert (link.params["title"], link.params["url"]) == ("CHG9", "https://sn/x")
-    assert link.key == "rel/link/remote_link/PAY-1/state=new;approval="
+    assert link.key == "rel/link/remote_link/PAY-1/CHG9/state=new;approval="
 
 
 def test_reverse_needs_a_target(mapping, kit) -> None:
@@ -179,7 +179,7 @@ def test_reverse_of_an_issue_mapping_acts_on_that_issue(load, kit) -> None:
         ("remote_link", "issue", "PAY-7", None),
     ]
     assert actions[1].params["resolved"] is True
-    assert actions[0].key == "rel/closed/transition/PAY-7/state=closed;close_code=successful"
+    assert actions[0].key == "rel/closed/transition/PAY-7/CHG0030042/state=closed;close_code=successful"
     assert mapping.reverse({**ctx, "target": kit.target(state="closed", close_code="unsuccessful")}) == []
 
 
@@ -228,3 +228,10 @@ def test_a_link_without_a_url_keeps_the_targets(mapping, kit) -> None:
         "CHG1",
         "https://sn.example/change_request.do?sys_id=4f1e",
     )
+
+
+def test_the_same_answer_from_two_changes_gives_two_keys(mapping, kit) -> None:
+    ctx = kit.release([kit.issue(1)])  # an issue in two releases: each has its change request
+    first = mapping.reverse({**ctx, "target": kit.target(approval="approved", number="CHG1")})
+    second = mapping.reverse({**ctx, "target": kit.target(approval="approved", number="CHG2")})
+    assert {a.key for a in first}.isdisjoint({a.key for a in second})

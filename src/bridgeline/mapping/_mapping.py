@@ -259,12 +259,15 @@ class Mapping:
     ) -> list[ReverseAction]:
         path = f"reverse.{rule.name}.actions[{index}]"
         trigger_key = trigger if len(trigger) <= 80 else hashlib.sha256(trigger.encode()).hexdigest()[:16]
+        # the record the answer came from: an issue in two releases hears from both CABs
+        link = scope.get("link") or {}
+        record = str(link.get("number") or link.get("id") or "-")
         if action.scope == "version":
             version_id = (ctx.get("version") or {}).get("id")
             params = self._params(ctx, action, scope, path)
             if params is None:
                 return []
-            key = f"{self.name}/{rule.name}/{action.label}/version:{version_id}/{trigger_key}"
+            key = f"{self.name}/{rule.name}/{action.label}/version:{version_id}/{record}/{trigger_key}"
             return [ReverseAction(rule.name, action.kind, "version", None, version_id, params, key)]  # type: ignore[arg-type]
         issues = [ctx["issue"]] if self.source.entity == "issue" else scope.get("issues") or []
         where = action.where or rule.where
@@ -281,7 +284,7 @@ class Mapping:
             if params is None:
                 continue
             issue_key = issue.get("key")
-            key = f"{self.name}/{rule.name}/{action.label}/{issue_key}/{trigger_key}"
+            key = f"{self.name}/{rule.name}/{action.label}/{issue_key}/{record}/{trigger_key}"
             version_id = (ctx.get("version") or {}).get("id") if self.source.entity == "version" else None
             out.append(ReverseAction(rule.name, action.kind, "issue", issue_key, version_id, params, key))  # type: ignore[arg-type]
         return out

@@ -67,8 +67,10 @@ class RemedyTarget:
         task_correlation_field: str = "Character 01",
         create_settle_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        own_user: str | None = None,
     ) -> None:
         self.client = client
+        self.own_user = own_user  # the login bridgeline writes as
         self.reader = RemedyReader(client)
         self.web_url = web_url.rstrip("/")
         self.ar_server = ar_server
@@ -90,6 +92,7 @@ class RemedyTarget:
             ar_server=settings.ar_server,
             task_correlation_field=settings.task_correlation_field,
             create_settle_seconds=settings.create_settle_seconds,
+            own_user=settings.username,
         )
 
     async def aclose(self) -> None:
@@ -315,6 +318,10 @@ class RemedyTarget:
     async def read(self, ref: TargetRef) -> dict[str, Any]:
         """The change normalized for reverse rules (status name, approval, approver, window, reason)."""
         return await self.reader.read(ref, self.record_url(ref))
+
+    def written_only_by_us(self, kind: str, record: dict[str, Any]) -> bool:
+        """Whether bridgeline's login made the entry's last change."""
+        return bool(self.own_user) and record.get("Last Modified By") == self.own_user
 
     def same_value(self, kind: str, name: str, ours: Any, theirs: Any) -> bool:
         """Whether a value bridgeline wrote is what the entry now holds (``3`` is ``"3"``, a status

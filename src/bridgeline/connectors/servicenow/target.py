@@ -72,8 +72,10 @@ class ServiceNowTarget:
         api: str = "table",
         transaction_limit: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        own_user: str | None = None,
     ) -> None:
         self.client = client
+        self.own_user = own_user  # the user_name bridgeline writes as
         self.change_api = ChangeApiClient(client.http)
         self.references = ReferenceResolver(client)
         self.reader = RecordReader(client, self.references)
@@ -93,7 +95,11 @@ class ServiceNowTarget:
     ) -> ServiceNowTarget:
         client = ServiceNowClient.from_settings(settings, transport=transport, retry=retry)
         return cls(
-            client, base_url=settings.url, api=settings.api, transaction_limit=settings.transaction_limit
+            client,
+            base_url=settings.url,
+            api=settings.api,
+            transaction_limit=settings.transaction_limit,
+            own_user=settings.own_user,
         )
 
     async def aclose(self) -> None:
@@ -344,6 +350,14 @@ class ServiceNowTarget:
     async def read(self, ref: TargetRef) -> dict[str, Any]:
         """The record normalized for reverse rules (state names, approval, approver, window, closure)."""
         return await self.reader.read(ref, self.record_url(ref))
+
+    def written_only_by_us(self, kind: str, record: dict[str, Any]) -> bool:
+        """Whether bridgeline's account made the record's last change (nobody else has touched it
+        since, as far as the record tells)."""
+        who = record.get("sys_updated_by")
+        if isinstance(who, dict):  # the Change API's {value, display_value}
+            who = who.get("value")
+        return bool(self.own_user) and who == self.own_user
 
     def same_value(self, kind: str, name: str, ours: Any, theirs: Any) -> bool:
         """Whether a value bridgeline wrote (as the mapping gave it) is what the record now holds:
