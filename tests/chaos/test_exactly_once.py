@@ -1,7 +1,6 @@
 """Exactly-once effects at the edges the chaos runs found: each test sets up one such moment on
-purpose. Those marked ``xfail(strict=True)`` describe a duplicate or a loss bridgeline still allows;
-they fail loudly (XPASS) the day it is fixed, so the mark comes off and the chaos suite's tolerance
-for that case (``tests/chaos/world.py``) goes with it."""
+purpose - a CAB answer given or polled before bridgeline recorded its change, an issue in two
+releases, a daemon killed right after a comment reached Jira."""
 
 from __future__ import annotations
 
@@ -170,13 +169,6 @@ class HoldComments:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a Jira comment written just before a crash, and not yet recorded as applied, is written "
-    "again on the next attempt: the reverse direction does not look before repeating a comment "
-    "whose outcome it never learnt (sync/reverse.py)",
-)
 def test_a_daemon_killed_after_a_comment_reached_jira_does_not_comment_twice(tmp_path: Path) -> None:
     jira = JiraSimulator(scale=JiraScale(projects=1, versions=6, issues=40))
     snow = ServiceNowSimulator()

@@ -131,13 +131,6 @@ class Findings:
     transitions: int = 0
     edits: int = 0
     duplicates: list[str] = field(default_factory=list)
-    # comments posted twice of which bridgeline recorded one: the process died between Jira's answer
-    # and the record (the reverse direction does not yet look before repeating a comment)
-    unrecorded_duplicates: list[str] = field(default_factory=list)
-    # CAB answers given before bridgeline recorded the change request (its creator died first): the
-    # adoption afterwards puts a rejected change back to Assess, and an answer the poller saw before
-    # the adoption is never looked at again
-    answered_before_recorded: list[str] = field(default_factory=list)
     losses: list[str] = field(default_factory=list)
     unexplained_dead_letters: list[str] = field(default_factory=list)
     dead_letters: int = 0
@@ -378,22 +371,13 @@ class World:
                             transitions[iid] += 1
             f.comments = sum(comments.values())
             f.transitions = sum(transitions.values())
-            recorded: dict[tuple[str, str], int] = inbox.get("comments", {})
             for (iid, text), n in comments.items():
-                if n <= 1:
-                    continue
-                key = issues[iid].key
-                change = _change_named(text)
-                what = f"issue {key}: {n} comments {text!r}"
-                if change and recorded.get((key, change), 0) < n:
-                    f.unrecorded_duplicates.append(what)
-                else:
-                    f.duplicates.append(what)
+                if n > 1:
+                    f.duplicates.append(f"issue {issues[iid].key}: {n} comments {text!r}")
             f.duplicates += [
                 f"issue {i}: {n} transitions to Ready for Release" for i, n in transitions.items() if n > 1
             ]
             answered_by_issue: dict[str, set[str]] = {}
-            adopted: dict[str, datetime] = inbox.get("adopted", {})
             for vid, number in number_of.items():
                 answer = self.answers.get(number)
                 if answer is None:
@@ -410,15 +394,9 @@ class World:
                         missing.append(f"issue {issues[iid].key}: no comment {expected!r}")
                     if answer == "rejected" and "cab-rejected" not in issues[iid].labels:
                         missing.append(f"issue {issues[iid].key}: no cab-rejected label")
-                if missing and number in adopted and adopted[number] > self.answered_at[number]:
-                    row = requests[self.releases[vid].identity][0]
-                    f.answered_before_recorded.append(
-                        f"{number}: {answer} before it was adopted; now approval {row.get('approval')}"
-                    )
-                else:
-                    f.losses += missing
-                    for iid in self.releases[vid].issues:
-                        answered_by_issue.setdefault(iid, set()).add(answer)
+                f.losses += missing
+                for iid in self.releases[vid].issues:
+                    answered_by_issue.setdefault(iid, set()).add(answer)
             for iid in self.in_review:
                 if "approved" in answered_by_issue.get(iid, set()) and transitions[iid] != 1:
                     f.losses.append(f"issue {issues[iid].key}: approved while In Review, not moved on")
@@ -433,14 +411,6 @@ class World:
         for entity in sorted(poisoned_entities - set(dead)):
             f.losses.append(f"{entity}: refused for good but not a dead letter")
         return f
-
-
-def _change_named(text: str) -> str | None:
-    """The change number a CAB comment names (``CAB approved CHG0030012.``)."""
-    for word in text.replace(".", " ").replace(":", " ").split():
-        if word.startswith("CHG"):
-            return word
-    return None
 
 
 def _by_correlation(rows: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:

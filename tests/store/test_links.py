@@ -69,3 +69,15 @@ async def test_snapshot_diff_sends_only_changed_fields() -> None:
     snap = Snapshot.of({"a": "1", "b": "2"})
     assert snap.diff({"a": "1", "b": "3", "c": "4"}) == {"b": "3", "c": "4"}
     assert snap.diff({"a": "1", "b": "2"}) == {}
+
+
+async def test_an_action_begun_is_not_done_until_recorded(store: Store) -> None:
+    from bridgeline.store import AppliedAction
+
+    action = AppliedAction("m/rule/comment/PAY-1/CHG1/approval=approved", "rule", "comment")
+    await store.begin_action(action)
+    assert await store.applied_keys([action.key]) == set()
+    assert await store.applied_keys([action.key], state="started") == {action.key}
+    await store.record(applied=[action])
+    assert await store.applied_keys([action.key]) == {action.key}
+    assert await store.applied_keys([action.key], state="started") == set()

@@ -579,21 +579,38 @@ class Store:
             now = utcnow()
             for a in applied:
                 ins = self._insert(t.applied_actions).values(
-                    key=a.key, link_id=a.link_id, rule=a.rule, kind=a.kind, applied_at=now
+                    key=a.key, link_id=a.link_id, rule=a.rule, kind=a.kind, applied_at=now, state="done"
                 )
-                await conn.execute(ins.on_conflict_do_nothing(index_elements=["key"]))
+                await conn.execute(
+                    ins.on_conflict_do_update(
+                        index_elements=["key"], set_={"state": "done", "applied_at": now}
+                    )
+                )
         return saved
 
-    async def applied_keys(self, keys: Sequence[str]) -> set[str]:
-        """Which of ``keys`` were applied already."""
+    async def begin_action(self, action: AppliedAction) -> None:
+        """Note that a write which cannot be repeated blindly (a comment) is about to be sent: if the
+        process dies before :meth:`record` marks it done, the next attempt looks before sending again."""
+        async with self._tx() as conn:
+            ins = self._insert(t.applied_actions).values(
+                key=action.key,
+                link_id=action.link_id,
+                rule=action.rule,
+                kind=action.kind,
+                applied_at=utcnow(),
+                state="started",
+            )
+            await conn.execute(ins.on_conflict_do_nothing(index_elements=["key"]))
+
+    async def applied_keys(self, keys: Sequence[str], *, state: str = "done") -> set[str]:
+        """Which of ``keys`` were applied already (``state="started"``: begun, outcome unknown)."""
         c = t.applied_actions.c
         found: set[str] = set()
         async with self._read() as conn:
             for i in range(0, len(keys), 500):
                 chunk = list(keys[i : i + 500])
-                found.update(
-                    k for (k,) in (await conn.execute(sa.select(c.key).where(c.key.in_(chunk)))).all()
-                )
+                query = sa.select(c.key).where(c.key.in_(chunk), c.state == state)
+                found.update(k for (k,) in (await conn.execute(query)).all())
         return found
 
     async def audit(self, entries: Sequence[AuditEntry]) -> None:

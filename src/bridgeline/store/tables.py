@@ -142,6 +142,8 @@ applied_actions = sa.Table(
     sa.Column("rule", sa.String(200), nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("applied_at", UTCDateTime, nullable=False),
+    # started: about to be sent (a write that cannot be repeated blindly, e.g. a comment); done: sent
+    sa.Column("state", sa.String(16), nullable=False, server_default="done"),
     sa.Index(None, "link_id"),
 )
 

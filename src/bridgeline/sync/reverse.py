@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
 log = get_logger("bridgeline.reverse")
 
+# Jira writes that would repeat if sent twice (a transition, a link or a label lands once anyway):
+# an intent is recorded before sending, so a retry after a crash looks before sending again.
+UNREPEATABLE = frozenset({"comment"})
+
 # Bookkeeping fields of a record: they change with every write and say nothing about the change.
 _VOLATILE = {"sys_updated_on", "sys_updated_by", "sys_mod_count", "Last Modified Date", "Last Modified By"}
 
@@ -99,15 +103,24 @@ class ReverseSync:
         ctx, _label = read
         ctx = {**ctx, "target": target, "link": _link_view(link, target)}
         actions = mapping.reverse(ctx)
-        done = await self.store.applied_keys([a.key for a in actions])
+        keys = [a.key for a in actions]
+        done = await self.store.applied_keys(keys)
+        begun = await self.store.applied_keys(keys, state="started")
         failures: list[str] = []
         for action in actions:
             if action.key in done:
                 continue
             started = time.perf_counter()
             try:
+                if action.kind in UNREPEATABLE and action.key not in begun:
+                    await self.store.begin_action(
+                        AppliedAction(action.key, action.rule, action.kind, link.id)
+                    )
                 detail = await self._execute(
-                    action, link, project=str((ctx.get("project") or {}).get("key") or "")
+                    action,
+                    link,
+                    project=str((ctx.get("project") or {}).get("key") or ""),
+                    begun=action.key in begun,
                 )
             except (TransitionRefused, RemoteRejected, NotFound) as exc:
                 failures.append(str(exc))
@@ -176,7 +189,9 @@ class ReverseSync:
         await self.store.record(link=link, audit=entries)
         log.info("conflicts settled", change=link.target.number, fields=[c.field for c in result.conflicts])
 
-    async def _execute(self, action: ReverseAction, link: Link, *, project: str = "") -> str | None:
+    async def _execute(
+        self, action: ReverseAction, link: Link, *, project: str = "", begun: bool = False
+    ) -> str | None:
         jira = self.engine.jira
         assert jira is not None
         p = action.params
@@ -188,7 +203,8 @@ class ReverseSync:
             return None if moved else f"already in {p['to']}"
         if kind == "comment":
             assert key
-            await jira.add_comment(key, p["body"])
+            # begun earlier and never recorded done: the process died around the send; look first
+            await jira.add_comment(key, p["body"], look_first=begun)
             return None
         if kind == "remote_link":
             assert key

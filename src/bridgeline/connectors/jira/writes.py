@@ -95,8 +95,21 @@ class JiraWrites(JiraBase):
         """Text as the API wants it: ADF on v3 (Cloud), wiki text on v2 (Data Center)."""
         return text_to_adf(text) if (await self.api()).endswith("/3") else text
 
-    async def add_comment(self, key: str, text: str) -> dict[str, Any]:
-        """Comment on an issue; the created comment. A lost answer is resolved by looking, not reposting."""
+    async def find_comment(self, key: str, text: str, *, recent: int = 20) -> dict[str, Any] | None:
+        """A comment among the issue's newest with the same text, if there is one."""
+        mine = _norm(text)
+        for existing in await self.comments(key, newest_first=True, limit=recent):
+            if _norm(adf_to_text(existing.get("body"))) == mine:
+                return existing
+        return None
+
+    async def add_comment(self, key: str, text: str, *, look_first: bool = False) -> dict[str, Any]:
+        """Comment on an issue; the created comment. A lost answer is resolved by looking, not reposting;
+        ``look_first``: an earlier attempt may have posted it already (its outcome was never learnt)."""
+        if look_first:
+            found = await self.find_comment(key, text)
+            if found is not None:
+                return found
         try:
             resp = await self._send(
                 "POST",
@@ -107,10 +120,9 @@ class JiraWrites(JiraBase):
             )
         except TransientHTTPError as exc:
             if exc.maybe_applied:
-                mine = _norm(text)
-                for existing in await self.comments(key, newest_first=True, limit=20):
-                    if _norm(adf_to_text(existing.get("body"))) == mine:
-                        return existing
+                found = await self.find_comment(key, text)
+                if found is not None:
+                    return found
             raise
         result: dict[str, Any] = resp.json()
         return result
