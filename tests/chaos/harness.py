@@ -61,6 +61,7 @@ class ChaosPlan:
     seed: int = 7
     faults: bool = True
     concurrency: int = 16  # worker.concurrency of each replica
+    quiet: float = 60.0  # seconds with an empty inbox and unchanged findings before giving up
     deadline: float = 240.0  # seconds to converge after the last kill
 
 
@@ -100,6 +101,14 @@ def pg_schema(base: str) -> Iterator[str]:
     finally:
         with psycopg.connect(plain, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+class ChaosFailure(AssertionError):
+    """The run did not converge; ``report`` holds what it found."""
+
+    def __init__(self, report: ChaosReport, message: str) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 def free_port() -> int:
@@ -254,10 +263,14 @@ def run_chaos(plan: ChaosPlan, database_url: str, workdir: Path) -> tuple[ChaosR
             values = world.settings(database_url, free_port(), concurrency=plan.concurrency)
             config.write_text(yaml.safe_dump(values), encoding="utf-8")
             replicas.append(Replica(f"replica-{n}", config, workdir / f"replica-{n}.log"))
+        failure: ChaosFailure | None = None
         try:
             for replica in replicas:
                 replica.start()
-            findings = _kill_and_converge(plan, world, replicas, rng, report, database_url)
+            try:
+                _kill_and_converge(plan, world, replicas, rng, report, database_url)
+            except ChaosFailure as exc:
+                failure = exc  # still stop, count and report what was found
             report.clean_exits = all(r.stop() == 0 for r in replicas)
         finally:
             for replica in replicas:
@@ -275,6 +288,8 @@ def run_chaos(plan: ChaosPlan, database_url: str, workdir: Path) -> tuple[ChaosR
                 elif event.startswith("leading:"):
                     report.leaders += 1
     report.seconds = round(time.monotonic() - started, 1)
+    if failure is not None:
+        raise failure
     return report, findings
 
 
@@ -305,17 +320,34 @@ def _kill_and_converge(
         wait(lambda: _all_requested(world), plan.deadline, every=0.5)
 
     last: list[Any] = []
+    quiet_since: list[float] = []  # when the inbox last became empty with the same findings
 
     def settled() -> bool:
-        found = world.check(asyncio.run(inbox_state(database_url)))
+        state = asyncio.run(inbox_state(database_url))
+        found = world.check(state)
+        if found.ok:
+            last[:] = [found]
+            return True
+        same = bool(last) and last[0].summary() == found.summary()
         last[:] = [found]
-        return found.ok
+        if state["pending"] == 0 and same:
+            quiet_since[:] = quiet_since or [time.monotonic()]
+        else:
+            quiet_since.clear()
+        return False
 
-    report.converged = wait(settled, plan.deadline, every=1.0)
+    def settled_or_stuck() -> bool:
+        # nothing left to do and nothing changing for a while: waiting longer cannot help
+        return settled() or bool(quiet_since and time.monotonic() - quiet_since[0] > plan.quiet)
+
+    wait(settled_or_stuck, plan.deadline, every=1.0)
+    report.converged = bool(last and last[0].ok)
     if not report.converged:
-        raise AssertionError(
-            f"no convergence in {plan.deadline}s: {last[0].summary() if last else '?'}\n"
-            + "\n".join(r.tail(2000) for r in replicas)
+        report.findings = asdict(last[0]) if last else {}
+        raise ChaosFailure(
+            report,
+            f"no convergence: {last[0].summary() if last else '?'}\n"
+            + "\n".join(r.tail(2000) for r in replicas),
         )
     return last[0]
 
