@@ -68,7 +68,10 @@ def render(report: Any, findings: Any, args: argparse.Namespace) -> str:
     rows = [
         ("when", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
         ("database, replicas", f"{report.database}, {replicas}"),
-        ("releases, issues", f"{f.releases:,} releases, {f.issues:,} issues in them"),
+        (
+            "releases, issues",
+            f"{f.releases:,} releases, {report.plan['issues']:,} issues ({f.issues:,} of them in a release)",
+        ),
         (
             "SIGKILLs",
             f"{report.kills}" + (f" ({report.leader_kills} of the leader)" if args.replicas > 1 else ""),

@@ -96,11 +96,7 @@ async def test_an_approval_polled_before_bridgeline_recorded_its_change_still_re
 async def test_an_issue_in_two_approved_releases_hears_from_both_cabs(
     small_world: SmallWorld, database_url: str, chaos_mappings: Path
 ) -> None:
-    mapping = chaos_mappings / "release.yaml"
-    mapping.write_text(
-        "\n".join(line for line in mapping.read_text().splitlines() if "trigger:" not in line) + "\n"
-    )
-    service = await Service.start(small_world.settings(database_url, chaos_mappings))
+    service = await Service.start(small_world.settings(database_url, chaos_mappings))  # default triggers
     try:
         await service.converge()
         first, second = _change_of(small_world, "10003"), _change_of(small_world, "10004")
