@@ -78,7 +78,10 @@ def _quick(section: Any, timeout: float) -> Any:
     return section.model_copy(update={"timeout": min(section.timeout, timeout)})
 
 
-async def check_jira(settings: JiraSettings, *, timeout: float = CHECK_TIMEOUT) -> list[CheckResult]:
+async def check_jira(
+    settings: JiraSettings, *, timeout: float = CHECK_TIMEOUT, projects: bool = True
+) -> list[CheckResult]:
+    """``serverInfo``, ``myself`` and - with ``projects`` - each configured project and its versions."""
     from bridgeline.connectors.jira import JiraClient
 
     results: list[CheckResult] = []
@@ -101,7 +104,7 @@ async def check_jira(settings: JiraSettings, *, timeout: float = CHECK_TIMEOUT) 
             return results
         if not await _timed("jira", "myself", myself, results):
             return results
-        for key in settings.projects:
+        for key in settings.projects if projects else ():
 
             async def project(key: str = key) -> str:
                 found = await jira.project(key)
@@ -109,7 +112,7 @@ async def check_jira(settings: JiraSettings, *, timeout: float = CHECK_TIMEOUT) 
                 return f"project {key} ({found.get('name')}): {len(versions)} versions readable"
 
             await _timed("jira", f"project {key}", project, results)
-        if not settings.projects:
+        if projects and not settings.projects:
             results.append(
                 CheckResult(
                     "jira",
@@ -191,11 +194,14 @@ async def check_remedy(settings: RemedySettings, *, timeout: float = CHECK_TIMEO
     return results
 
 
-async def check_connections(settings: Settings, *, timeout: float = CHECK_TIMEOUT) -> list[CheckResult]:
-    """Every configured system, checked concurrently; results in a stable order."""
+async def check_connections(
+    settings: Settings, *, timeout: float = CHECK_TIMEOUT, projects: bool = True
+) -> list[CheckResult]:
+    """Every configured system, checked concurrently; results in a stable order. ``projects``:
+    Jira's configured projects too (two calls each)."""
     jobs: list[Awaitable[list[CheckResult]]] = []
     if settings.jira is not None:
-        jobs.append(check_jira(settings.jira, timeout=timeout))
+        jobs.append(check_jira(settings.jira, timeout=timeout, projects=projects))
     if settings.servicenow is not None:
         jobs.append(check_servicenow(settings.servicenow, timeout=timeout))
     if settings.remedy is not None:
@@ -206,18 +212,29 @@ async def check_connections(settings: Settings, *, timeout: float = CHECK_TIMEOU
     return out
 
 
+def _is_project(result: CheckResult) -> bool:
+    return result.system == "jira" and result.check.startswith("project")
+
+
 class ConnectorHealth:
     """The last connectivity check of each system, refreshed at most every ``ttl`` seconds.
 
-    Readiness reads it on every probe; the systems see one small call per ``ttl`` per replica.
+    Readiness reads it on every probe; the systems see a few small calls per ``ttl`` per replica.
+    Jira's projects (a project and its whole version list each) are checked again only every
+    ``project_ttl`` seconds: with fifty projects they would otherwise cost four times the polls.
     """
 
-    def __init__(self, settings: Settings, *, ttl: float = 30.0, timeout: float = 5.0) -> None:
+    def __init__(
+        self, settings: Settings, *, ttl: float = 30.0, timeout: float = 5.0, project_ttl: float = 600.0
+    ) -> None:
         self.settings = settings
         self.ttl = ttl
         self.timeout = timeout
+        self.project_ttl = project_ttl
         self.results: list[CheckResult] = []
         self.checked_at: float | None = None
+        self._projects: list[CheckResult] = []  # the last project checks, reported until the next
+        self._projects_at: float | None = None
         self._lock = asyncio.Lock()
 
     def stale(self) -> bool:
@@ -227,7 +244,17 @@ class ConnectorHealth:
         async with self._lock:
             if not self.stale():
                 return self.results
-            self.results = await check_connections(self.settings, timeout=self.timeout)
+            now = time.monotonic()
+            projects = self._projects_at is None or now - self._projects_at >= self.project_ttl
+            results = await check_connections(self.settings, timeout=self.timeout, projects=projects)
+            if projects:
+                checked = [r for r in results if _is_project(r)]
+                if checked:
+                    self._projects, self._projects_at = checked, now
+            else:  # the remembered project checks, where they stood: after Jira's own
+                jira = [r for r in results if r.system == "jira"]
+                results = [*jira, *self._projects, *(r for r in results if r.system != "jira")]
+            self.results = results
             self.checked_at = time.monotonic()
             for system, ok in self.by_system().items():
                 metrics.CONNECTOR_UP.labels(system).set(1 if ok else 0)
