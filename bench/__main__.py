@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (RESULTS / ("quick.json" if args.quick else "latest.json"))
     doc = args.doc or (None if args.quick else DOC)
     started = time.monotonic()
+    where = machine()  # before the run: its load average is the one the run started under
     with _workdir(args.keep) as workdir:
         results = run(parts, quick=args.quick, workdir=workdir)
     results = {
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "commit": _commit(),
         "quick": args.quick,
-        "machine": machine(),
+        "machine": where,
         "seconds": round(time.monotonic() - started, 1),
         **results,
     }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import tempfile
@@ -99,6 +100,7 @@ def run(workdir: Path, size: Size, shared: Simulators | None = None) -> dict[str
                     last, since = now, time.monotonic()
             settled = time.monotonic()
             jira_before, snow_before = sims.jira_calls(), sims.servicenow_calls().get("total", 0)
+            endpoints_before = _calls_by_endpoint(port)
             cpu_before = daemon.cpu_seconds()
             samples: list[float] = []
             started = time.monotonic()
@@ -110,6 +112,11 @@ def run(workdir: Path, size: Size, shared: Simulators | None = None) -> dict[str
             jira_calls = sims.jira_calls() - jira_before
             snow_calls = sims.servicenow_calls().get("total", 0) - snow_before
             peak = daemon.memory_mb()[1]
+            endpoints = {
+                k: v - endpoints_before.get(k, 0.0)
+                for k, v in _calls_by_endpoint(port).items()
+                if v - endpoints_before.get(k, 0.0) > 0
+            }
             pending = db.inbox_states().get("pending", 0)
         finally:
             daemon.stop()
@@ -128,8 +135,24 @@ def run(workdir: Path, size: Size, shared: Simulators | None = None) -> dict[str
         "peak_rss_mb": round(peak, 1),
         "jira_calls_per_minute": round(jira_calls / minutes, 1),
         "servicenow_calls_per_minute": round(snow_calls / minutes, 1),
+        "calls_per_minute_by_endpoint": {
+            k: round(v / minutes, 1) for k, v in sorted(endpoints.items(), key=lambda kv: -kv[1])
+        },
         "events_pending_at_end": pending,
     }
+
+
+def _calls_by_endpoint(port: int) -> dict[str, float]:
+    """The daemon's own count of its API calls (``/metrics``), by system and endpoint."""
+    counts: dict[str, float] = {}
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
+    for line in text.splitlines():
+        if not line.startswith("bridgeline_api_calls_total{"):
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+        key = f"{labels.get('system')} {labels.get('method')} {labels.get('endpoint')}"
+        counts[key] = counts.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    return counts
 
 
 def main(argv: list[str] | None = None) -> int:
