@@ -97,6 +97,13 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             f"{hook['latency_p99_ms']} ms",
             hook["latency_p99_ms"] < 300,
         )
+        for slower in hook.get("slower") or []:
+            add(
+                f"webhooks ({name}): p99 at {slower['rate_per_second']:g}/s (for comparison)",
+                "under 300 ms",
+                f"{slower['latency_p99_ms']} ms",
+                slower["latency_p99_ms"] < 300,
+            )
     return out
 
 
@@ -219,6 +226,25 @@ def markdown(results: dict[str, Any]) -> str:
                     f"{hook['daemon_peak_rss_mb']} MB",
                 ]
             )
+        for name, hook in webhooks.items():
+            for slower in hook.get("slower") or []:
+                rows.append(
+                    [
+                        f"{name}, slower",
+                        f"{slower['events']} at {slower['rate_per_second']:g}/s",
+                        f"{slower['latency_p50_ms']} ms",
+                        f"{slower['latency_p90_ms']} ms",
+                        f"{slower['latency_p99_ms']} ms",
+                        "",
+                        "",
+                        "",
+                    ]
+                )
+        cpu = ", ".join(
+            f"{name} {hook['daemon_cpu_ms_per_event']} ms"
+            for name, hook in webhooks.items()
+            if "daemon_cpu_ms_per_event" in hook
+        )
         lines += _table(
             [
                 "database",
@@ -232,6 +258,8 @@ def markdown(results: dict[str, Any]) -> str:
             ],
             rows,
         )
+        if cpu:
+            lines += ["", f"The daemon's CPU per announced release (webhook to change request): {cpu}."]
     idle = results.get("idle")
     if idle:
         lines += ["", "### Idle", ""]

@@ -58,9 +58,14 @@ class Size:
     blast_connections: int = 16
     versions: int = 12  # releases the project starts with
     issues: int = 300
+    slower_rates: tuple[float, ...] = (25.0, 50.0)  # where the daemon keeps up, for comparison
+    slower_events: int = 750
 
 
-QUICK = Size(events=20, rate=100.0, blast_seconds=0.5, blast_connections=4, versions=3, issues=20)
+QUICK = Size(
+    events=20, rate=100.0, blast_seconds=0.5, blast_connections=4, versions=3, issues=20,
+    slower_rates=(50.0,), slower_events=5,
+)  # fmt: skip
 
 
 def _percentile(ordered: list[float], q: float) -> float:
@@ -202,6 +207,41 @@ async def _blast(port: int, issues: list[dict[str, Any]], seconds: float, connec
     }
 
 
+def _latency(
+    sims: Simulators, db: Database, daemon: Background, port: int, events: int, rate: float
+) -> dict[str, Any]:
+    """``events`` new releases announced at ``rate`` per second: how soon each became a change request."""
+    versions = _new_versions(sims, events)
+    entities = [f"jira:version:{v['id']}" for v in versions]
+    cpu_announced = daemon.cpu_seconds()
+    sent, refused = asyncio.run(_announce(port, versions, rate))
+    _wait(
+        lambda: (
+            len(db.first_writes("create", entities)) >= len(entities) or db.inbox_states().get("dead", 0) > 0
+        ),
+        600,
+        "the change requests",
+        daemon,
+    )
+    created = db.first_writes("create", entities)
+    cpu_per_event = 1000 * (daemon.cpu_seconds() - cpu_announced) / max(len(entities), 1)
+    latencies = sorted(
+        (created[e].timestamp() - sent[e]) * 1000 for e in entities if e in created and e in sent
+    )
+    return {
+        "events": len(entities),
+        "rate_per_second": rate,
+        "refused": refused,
+        "change_requests": len(created),
+        "latency_p50_ms": round(_percentile(latencies, 0.50), 1),
+        "latency_p90_ms": round(_percentile(latencies, 0.90), 1),
+        "latency_p99_ms": round(_percentile(latencies, 0.99), 1),
+        "latency_max_ms": round(latencies[-1], 1) if latencies else None,
+        "latency_mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+        "daemon_cpu_ms_per_event": round(cpu_per_event, 2),
+    }
+
+
 def run_one(
     workdir: Path, database: str, size: Size, *, postgres: str | None = None, shared: Simulators | None = None
 ) -> dict[str, Any]:
@@ -232,9 +272,7 @@ def run_one(
                 "the first sync",
                 daemon,
             )
-            versions = _new_versions(sims, size.events)
             issues = _issue_payloads(sims)
-            entities = [f"jira:version:{v['id']}" for v in versions]
             profiles = profile_dir()
             spy = (
                 Background(
@@ -246,24 +284,10 @@ def run_one(
                 if profiles is not None
                 else None
             )
-            cpu_announced = daemon.cpu_seconds()
-            sent, refused = asyncio.run(_announce(port, versions, size.rate))
-            _wait(
-                lambda: (
-                    len(db.first_writes("create", entities)) >= len(entities)
-                    or db.inbox_states().get("dead", 0) > 0
-                ),
-                600,
-                "the change requests",
-                daemon,
-            )
-            created = db.first_writes("create", entities)
-            cpu_per_event = 1000 * (daemon.cpu_seconds() - cpu_announced) / max(len(entities), 1)
+            main = _latency(sims, db, daemon, port, size.events, size.rate)
             if spy is not None:
                 spy.proc.wait(60)
-            latencies = sorted(
-                (created[e].timestamp() - sent[e]) * 1000 for e in entities if e in created and e in sent
-            )
+            below = [_latency(sims, db, daemon, port, size.slower_events, rate) for rate in size.slower_rates]
             cpu_before = daemon.cpu_seconds()
             blast = asyncio.run(_blast(port, issues, size.blast_seconds, size.blast_connections))
             blast["daemon_cpu_percent"] = round(
@@ -278,18 +302,10 @@ def run_one(
             daemon.stop()
     return {
         "database": db.dialect,
-        "events": len(entities),
-        "rate_per_second": size.rate,
-        "refused": refused,
-        "change_requests": len(created),
+        **main,
         "dead_letters": dead,
-        "latency_p50_ms": round(_percentile(latencies, 0.50), 1),
-        "latency_p90_ms": round(_percentile(latencies, 0.90), 1),
-        "latency_p99_ms": round(_percentile(latencies, 0.99), 1),
-        "latency_max_ms": round(latencies[-1], 1) if latencies else None,
-        "latency_mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
         "target_p99_ms": TARGET_P99_MS,
-        "daemon_cpu_ms_per_event": round(cpu_per_event, 2),
+        "slower": below,
         "sustained": blast,
         "daemon_rss_mb": round(rss, 1),
         "daemon_peak_rss_mb": round(peak, 1),
