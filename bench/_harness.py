@@ -1,7 +1,8 @@
 """What the benchmarks share: simulators and bridgeline as separate processes, and what they cost.
 
-Each simulator runs as ``bridgeline sim ...`` in a process of its own, so its CPU and memory are
-never counted as bridgeline's; bridgeline runs as ``bridgeline run`` or ``bridgeline backfill``,
+Each simulator runs in a process of its own (``bridgeline sim servicenow``, and Jira's through
+``bench._jira_counted``, which counts its calls by method), so its CPU and memory are never counted
+as bridgeline's; bridgeline runs as ``bridgeline run`` or ``bridgeline backfill``,
 measured from outside through ``/proc`` and ``wait4``. ::
 
     with Simulators(jira_scale=(1, 100, 2000), latency_ms=20) as sims:
@@ -259,11 +260,12 @@ class Simulators:
         data = self.jira_data
         latency = str(self.latency_ms)
         self.jira = Background(
-            bridgeline_argv(
-                "sim", "jira", "--port", str(jira_port), "--log-level", "warning",
+            [
+                sys.executable, "-m", "bench._jira_counted",
+                "--port", str(jira_port), "--log-level", "warning",
                 "--projects", str(data.projects), "--versions", str(data.versions),
                 "--issues", str(data.issues), "--latency-ms", latency,
-            ),
+            ],
             log=self.workdir / "sim-jira.log",
         )  # fmt: skip
         self.servicenow = Background(
@@ -306,10 +308,13 @@ class Simulators:
         for url in (self.jira_url, self.servicenow_url):
             httpx.put(url + "/_sim/faults", json={"latency_ms": latency_ms}, timeout=10).raise_for_status()
 
-    def jira_calls(self) -> int:
-        """API calls Jira has answered (admin calls excluded)."""
-        counters = httpx.get(self.jira_url + "/_sim/faults", timeout=30).json()["counters"]
-        return int(counters["requests"])
+    def jira_calls(self) -> dict[str, int]:
+        """API calls Jira has answered (admin calls excluded), by method, and their ``total``."""
+        by_method = {
+            k: int(v) for k, v in httpx.get(self.jira_url + "/_bench/calls", timeout=30).json().items()
+        }
+        by_method["total"] = sum(by_method.values())
+        return by_method
 
     def servicenow_calls(self) -> dict[str, int]:
         """API calls ServiceNow has answered, by method, and the ones refused by its rate limit."""

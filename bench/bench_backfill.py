@@ -93,8 +93,9 @@ def _backfill(
     if finished.returncode != 0:
         raise RuntimeError(f"bridgeline backfill failed ({finished.returncode}):\n{finished.output[-3000:]}")
     snow_after = sims.servicenow_calls()
+    jira_after = sims.jira_calls()
     calls = {
-        "jira": sims.jira_calls() - jira_before,
+        "jira": {k: v - jira_before.get(k, 0) for k, v in jira_after.items() if v - jira_before.get(k, 0)},
         "servicenow": {
             k: v - snow_before.get(k, 0) for k, v in snow_after.items() if v - snow_before.get(k, 0)
         },
@@ -124,8 +125,10 @@ def _one_level(
         "releases_per_second": round(releases / finished.wall_seconds, 2),
         "cpu_ms_per_record": round(1000 * finished.cpu_seconds / max(records, 1), 2),
         "jira_calls": calls["jira"],
+        "jira_reads": calls["jira"].get("GET", 0),
+        "jira_writes": calls["jira"].get("total", 0) - calls["jira"].get("GET", 0),
         "servicenow_calls": snow,
-        "issues_per_jira_read": round(pairs / max(calls["jira"], 1), 1),
+        "issues_per_jira_read": round(pairs / max(calls["jira"].get("GET", 0), 1), 1),
         "servicenow_reads_per_record": round(snow.get("GET", 0) / max(records, 1), 3),
         "servicenow_writes_per_record": round(writes / max(records, 1), 3),
     }
@@ -141,11 +144,13 @@ def _rerun(workdir: Path, sims: Simulators, concurrency: int, releases: int) -> 
     finally:
         db.engine.dispose()
     snow_total = sum(v for k, v in calls["servicenow"].items() if k != "total")
+    jira_total = calls["jira"].get("total", 0)
     return {
         "wall_seconds": round(finished.wall_seconds, 1),
-        "jira_calls": calls["jira"],
+        "jira_calls": jira_total,
+        "jira_writes": jira_total - calls["jira"].get("GET", 0),
         "servicenow_calls": snow_total,
-        "jira_calls_per_release": round(calls["jira"] / max(releases, 1), 2),
+        "jira_calls_per_release": round(jira_total / max(releases, 1), 2),
         "servicenow_calls_per_release": round(snow_total / max(releases, 1), 2),
     }
 

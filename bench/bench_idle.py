@@ -99,7 +99,7 @@ def run(workdir: Path, size: Size, shared: Simulators | None = None) -> dict[str
                 if now != last:
                     last, since = now, time.monotonic()
             settled = time.monotonic()
-            jira_before, snow_before = sims.jira_calls(), sims.servicenow_calls().get("total", 0)
+            jira_before, snow_before = sims.jira_calls()["total"], sims.servicenow_calls().get("total", 0)
             endpoints_before = _calls_by_endpoint(port)
             cpu_before = daemon.cpu_seconds()
             samples: list[float] = []
@@ -109,7 +109,7 @@ def run(workdir: Path, size: Size, shared: Simulators | None = None) -> dict[str
                 time.sleep(min(1.0, size.seconds / 4))
             elapsed = time.monotonic() - started
             cpu = daemon.cpu_seconds() - cpu_before
-            jira_calls = sims.jira_calls() - jira_before
+            jira_calls = sims.jira_calls()["total"] - jira_before
             snow_calls = sims.servicenow_calls().get("total", 0) - snow_before
             peak = daemon.memory_mb()[1]
             endpoints = {
