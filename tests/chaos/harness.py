@@ -20,7 +20,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -203,42 +202,14 @@ async def inbox_state(database_url: str) -> dict[str, Any]:
     try:
         depth = await store.queue_depth()
         dead = {r.entity: r.last_error or "" for r in await store.inbox_rows(state="dead", limit=100_000)}
-        audit = sa.table(
-            "audit", sa.column("action"), sa.column("entity"), sa.column("target_number"), sa.column("at")
-        )
+        audit = sa.table("audit", sa.column("action"))
         async with store.engine.connect() as conn:
             rows = (
                 await conn.execute(sa.select(audit.c.action, sa.func.count()).group_by(audit.c.action))
             ).all()
-            adopted = (
-                await conn.execute(
-                    sa.select(audit.c.target_number, sa.func.max(audit.c.at))
-                    .where(audit.c.action == "adopt", audit.c.entity.like("jira:version:%"))
-                    .group_by(audit.c.target_number)
-                )
-            ).all()
-            comments = (
-                await conn.execute(
-                    sa.select(audit.c.entity, audit.c.target_number, sa.func.count())
-                    .where(audit.c.action == "comment")
-                    .group_by(audit.c.entity, audit.c.target_number)
-                )
-            ).all()
-        return {
-            "pending": depth.get("pending", 0),
-            "dead": dead,
-            "writes": {a: int(n) for a, n in rows},
-            "comments": {(e.rsplit(":", 1)[-1], t): int(n) for e, t, n in comments},
-            "adopted": {number: _utc(at) for number, at in adopted},
-        }
+        return {"pending": depth.get("pending", 0), "dead": dead, "writes": {a: int(n) for a, n in rows}}
     finally:
         await store.close()
-
-
-def _utc(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def run_chaos(plan: ChaosPlan, database_url: str, workdir: Path) -> tuple[ChaosReport, Any]:

@@ -12,7 +12,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +178,6 @@ class World:
         self.poisoned = {self.releases[v].identity: v for v in chosen}
         self.poison = Poison(self.snow.app, set(self.poisoned))
         self.answers: dict[str, str] = {}  # change number -> approved | rejected
-        self.answered_at: dict[str, datetime] = {}  # change number -> when (UTC)
         self.edited: dict[str, str] = {}  # issue key -> the summary it was given last
         self._stack = contextlib.ExitStack()
 
@@ -270,7 +268,6 @@ class World:
             else:
                 self.snow.reject(number, reason="No rollback plan")
                 self.answers[number] = "rejected"
-            self.answered_at[number] = datetime.now(UTC)
             answered += 1
         return answered
 
@@ -317,9 +314,7 @@ class World:
         current summary; the CAB's every answer in Jira exactly once; nothing pending; dead letters
         only where a permanent error was injected.
 
-        ``inbox``: ``{"pending": n, "dead": {entity: error}, "comments": {(issue key, change): n},
-        "adopted": {change: when}}`` - the comments bridgeline's audit recorded, and when it adopted
-        change requests it found by correlation id."""
+        ``inbox``: ``{"pending": n, "dead": {entity: error}}``."""
         f = Findings(releases=len(self.releases))
         requests = _by_correlation(
             self.snow.state.records("change_request", "correlation_idSTARTSWITHchaos:")
