@@ -200,6 +200,7 @@ class RemedySettings(_Section):
     def _strip_slash(cls, v: str) -> str:
         return v.rstrip("/")
 
+
 class WorkerSettings(_Section):
     """How the sync engine takes work from the inbox."""
 

@@ -50,6 +50,13 @@ EVENTS_PROCESSED = Counter(
     ["system", "kind", "outcome"],
     registry=REGISTRY,
 )
+FAILURES = Counter(
+    "bridgeline_sync_failures_total",
+    "Failed attempts to process an inbox entity, by system, entity kind and error class"
+    " (retryable, permanent, config, not_found, bug) - each failed attempt counts once.",
+    ["system", "kind", "error"],
+    registry=REGISTRY,
+)
 WRITES = Counter(
     "bridgeline_writes_total",
     "Writes to target systems, by system and action (create, update, adopt, retire, transition, ...).",

@@ -52,6 +52,7 @@ async def test_the_api_replays_with_the_token_and_the_fixed_release_syncs(
         before = (await http.get("/metrics")).text
         assert "bridgeline_dead_letters 1.0" in before
         assert re.search(r'bridgeline_events_processed_total\{[^}]*outcome="dead"[^}]*\} [1-9]', before)
+        assert re.search(r'bridgeline_sync_failures_total\{[^}]*error="permanent"[^}]*\} [1-9]', before)
         anonymous = await http.post(f"/api/dead-letters/{BROKEN}/replay")
         wrong = await http.post(
             f"/api/dead-letters/{BROKEN}/replay", headers={"Authorization": "Bearer nope"}

@@ -33,6 +33,7 @@ class MappingSet:
         self.fingerprint = fingerprint
         self.files = tuple(files)
         self.tests = tuple(tests or ())
+        self._jira_fields: dict[str, frozenset[str] | None] = {}  # per entity: asked per Jira read
 
     @property
     def mappings(self) -> list[Mapping]:
@@ -63,6 +64,13 @@ class MappingSet:
         """
         if entity != "issue":
             return None
+        if entity not in self._jira_fields:
+            wanted = self._wanted_issue_fields()
+            self._jira_fields[entity] = frozenset(wanted) if wanted is not None else None
+        cached = self._jira_fields[entity]
+        return set(cached) if cached is not None else None
+
+    def _wanted_issue_fields(self) -> set[str] | None:
         reads = merge_reads(r for m in self._mappings for r in mapping_reads(m))
         if reads.all_fields:
             return None

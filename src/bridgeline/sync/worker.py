@@ -160,6 +160,7 @@ class Worker:
         self, claim: Claim, exc: BaseException, *, permanent: bool, retry_after: float | None = None
     ) -> str:
         message = str(exc) if isinstance(exc, BridgelineError) else f"{type(exc).__name__}: {exc}"
+        metrics.FAILURES.labels(claim.ref.system, claim.ref.kind, _error_class(exc)).inc()
         state = await self.store.fail(
             claim,
             message,
@@ -192,3 +193,16 @@ class Worker:
                 log.warning("lease lost: another worker took the entity over", entity=str(claim.ref))
                 work.cancel()
                 return
+
+
+def _error_class(exc: BaseException) -> str:
+    """A small, fixed set of label values for the failures metric."""
+    if isinstance(exc, ConfigError):
+        return "config"
+    if isinstance(exc, NotFound):
+        return "not_found"
+    if isinstance(exc, PermanentError):
+        return "permanent"
+    if isinstance(exc, RetryableError):
+        return "retryable"
+    return "bug"
