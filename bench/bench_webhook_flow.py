@@ -58,8 +58,8 @@ class Size:
     blast_connections: int = 16
     versions: int = 12  # releases the project starts with
     issues: int = 300
-    slower_rates: tuple[float, ...] = (25.0, 50.0)  # where the daemon keeps up, for comparison
-    slower_events: int = 750
+    slower_rates: tuple[float, ...] = (5.0, 10.0)  # below what one daemon sustains, for comparison
+    slower_events: int = 300
 
 
 QUICK = Size(
