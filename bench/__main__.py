@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run(parts, quick=args.quick, workdir=workdir)
     results = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:]),
+        "command": f"python -m bench {shlex.join(argv if argv is not None else sys.argv[1:])}".strip(),
         "commit": _commit(),
         "quick": args.quick,
         "machine": where,
