@@ -91,3 +91,29 @@ async def test_rejection_comments_and_labels_without_transitions(service: Servic
         assert issue["fields"]["status"]["name"] == before[key]
         assert "cab-rejected" in issue["fields"]["labels"]
         assert any(c.startswith(f"CAB rejected {change['number']}") for c in _comments(sims, key))
+
+
+async def test_the_way_back_of_a_new_change_uses_the_release_its_creation_read(
+    service: Service, sims: Sims
+) -> None:
+    """A change request just created is evaluated by its own queued event, under that event's claim,
+    but with the release the forward pass read moments before: Jira is not read twice for it."""
+    report = await service.sync_once()
+    assert report.dead == 0 and report.pending == 0
+    created = [
+        m.outcome
+        for r in report.reports
+        for m in r.results
+        if m.outcome is not None and m.outcome.action == "create" and m.outcome.link.parent_id is None
+    ]
+    assert created and service.engine.handoff.used == len(created)
+    for outcome in created:
+        row = await service.store.inbox_row(f"servicenow:change_request:{outcome.link.target.id}")
+        assert row is not None and row.state == "done"  # processed as an event of its own
+    for _pkey, version in open_versions(sims):
+        [change] = snow_records(sims, "change_request", f"correlation_idENDSWITH:version:{version['id']}")
+        for issue in issues_of(sims, version["id"]):
+            links = [k for k in _remote_links(sims, issue["key"]) if k["globalId"].endswith(change["number"])]
+            assert len(links) == 1
+    # a later answer of the CAB is judged against Jira read fresh: nothing is left to take
+    assert service.engine.handoff.take("servicenow", created[0].link.target.id) is None

@@ -19,7 +19,7 @@ from bridgeline.connectors.target import TargetConnector
 from bridgeline.errors import NotFound, PermanentError, RenderError, RetryableError
 from bridgeline.log import get_logger
 from bridgeline.mapping import Mapping, Rendered, issue_context, version_context
-from bridgeline.model import AuditEntry, EntityRef, Link, utcnow
+from bridgeline.model import AuditEntry, EntityRef, Link, TargetRef, utcnow
 from bridgeline.store import Store
 from bridgeline.sync.mappings import LiveMappings
 from bridgeline.sync.reconcile import DesiredRecord, Reconciler, RetirePolicy
@@ -100,6 +100,33 @@ class NotConfigured(Exception):
     """The entity belongs to a project bridgeline is not configured to sync."""
 
 
+class Handoff:
+    """Contexts a forward pass read, kept a few seconds for the first pass of the way back of the
+    records it created: taken once, by this process only, and never older than ``ttl`` seconds
+    (a CAB answer polled later is always judged against Jira read fresh)."""
+
+    def __init__(self, *, ttl: float = 30.0, size: int = 1000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._kept: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+        self.used = 0
+
+    def put(self, target: TargetRef, ctx: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if len(self._kept) >= self.size:  # expired first, then the oldest
+            self._kept = {k: v for k, v in self._kept.items() if now - v[0] < self.ttl}
+            while len(self._kept) >= self.size:
+                del self._kept[next(iter(self._kept))]
+        self._kept[(target.system, target.id)] = (now, ctx)
+
+    def take(self, system: str, target_id: str) -> dict[str, Any] | None:
+        kept = self._kept.pop((system, target_id), None)
+        if kept is None or time.monotonic() - kept[0] >= self.ttl:
+            return None
+        self.used += 1
+        return kept[1]
+
+
 class SyncEngine:
     def __init__(
         self,
@@ -119,6 +146,9 @@ class SyncEngine:
         self.reconciler = Reconciler(store)
         self.reader = JiraReader(jira, mappings, set(projects or []), clock) if jira else None
         self.reverse = ReverseSync(self) if jira else None
+        # The Jira side a forward pass read, for the way back of the records it just created: their
+        # queued events (processed under their own claims, moments later) need not read it again.
+        self.handoff = Handoff()
 
     async def process(self, ref: EntityRef) -> EntityReport:
         if ref.system == "jira":
@@ -154,6 +184,14 @@ class SyncEngine:
             return report
         ctx, label = read
         await self._apply_all(report, mappings, ctx, label=label)
+        for result in report.results:
+            outcome = result.outcome
+            if (
+                outcome is not None
+                and outcome.action in ("create", "adopt")
+                and outcome.link.parent_id is None
+            ):
+                self.handoff.put(outcome.link.target, ctx)
         return report
 
     async def _apply_all(

@@ -94,13 +94,15 @@ class ReverseSync:
             report.note = "nothing new since last seen (an echo of bridgeline's own write, or a repeat)"
             return report
         assert self.engine.reader is not None
-        read = await self.engine.reader.context(link.source)
-        if read is None:
-            report.note = f"the Jira {link.source.kind} behind it no longer exists"
-            link.seen = seen
-            await self.store.record(link=link)
-            return report
-        ctx, _label = read
+        ctx = self.engine.handoff.take(ref.system, ref.id)  # a record this process has just created
+        if ctx is None:
+            read = await self.engine.reader.context(link.source)
+            if read is None:
+                report.note = f"the Jira {link.source.kind} behind it no longer exists"
+                link.seen = seen
+                await self.store.record(link=link)
+                return report
+            ctx, _label = read
         ctx = {**ctx, "target": target, "link": _link_view(link, target)}
         actions = mapping.reverse(ctx)
         keys = [a.key for a in actions]
