@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from bridgeline.mapping._context import BASE_ISSUE_FIELDS, ISSUE_FIELD_SOURCES, issue_context, version_context
@@ -33,7 +34,6 @@ class MappingSet:
         self.fingerprint = fingerprint
         self.files = tuple(files)
         self.tests = tuple(tests or ())
-        self._jira_fields: dict[str, frozenset[str] | None] = {}  # per entity: asked per Jira read
 
     @property
     def mappings(self) -> list[Mapping]:
@@ -64,13 +64,12 @@ class MappingSet:
         """
         if entity != "issue":
             return None
-        if entity not in self._jira_fields:
-            wanted = self._wanted_issue_fields()
-            self._jira_fields[entity] = frozenset(wanted) if wanted is not None else None
-        cached = self._jira_fields[entity]
-        return set(cached) if cached is not None else None
+        wanted = self._issue_fields
+        return set(wanted) if wanted is not None else None
 
-    def _wanted_issue_fields(self) -> set[str] | None:
+    @cached_property
+    def _issue_fields(self) -> frozenset[str] | None:
+        """Worked out once per set: it is asked on every Jira read."""
         reads = merge_reads(r for m in self._mappings for r in mapping_reads(m))
         if reads.all_fields:
             return None
@@ -82,7 +81,7 @@ class MappingSet:
                 wanted.add(rest.split(".")[0])
         if reads.filters & _PRIORITY_FILTERS:
             wanted.add("priority")
-        return wanted
+        return frozenset(wanted)
 
 
 def mapping_reads(mapping: Mapping) -> Iterator[Reads]:
