@@ -185,7 +185,14 @@ def test_a_daemon_killed_after_a_comment_reached_jira_does_not_comment_twice(tmp
         replica = harness.Replica("replica", config, tmp_path / "daemon.log")
         try:
             replica.start()
-            assert world_module.wait(lambda: len(small.change_requests()) >= 3, 30, every=0.1)
+            assert world_module.wait(  # made, and brought to its CAB
+                lambda: any(
+                    c["correlation_id"].endswith(":version:10004") and c["approval"] == "requested"
+                    for c in small.change_requests()
+                ),
+                30,
+                every=0.1,
+            ), replica.tail()
             change = _change_of(small, "10004")
             snow.approve(change["number"])
             assert world_module.wait(hold.held.is_set, 30, every=0.05), replica.tail()

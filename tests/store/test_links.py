@@ -75,9 +75,32 @@ async def test_an_action_begun_is_not_done_until_recorded(store: Store) -> None:
     from bridgeline.store import AppliedAction
 
     action = AppliedAction("m/rule/comment/PAY-1/CHG1/approval=approved", "rule", "comment")
+    other = "m/rule/comment/PAY-2/CHG1/approval=approved"
+    assert await store.action_states([action.key, other]) == {}
     await store.begin_action(action)
-    assert await store.applied_keys([action.key]) == set()
-    assert await store.applied_keys([action.key], state="started") == {action.key}
+    assert await store.action_states([action.key, other]) == {action.key: "started"}
     await store.record(applied=[action])
-    assert await store.applied_keys([action.key]) == {action.key}
-    assert await store.applied_keys([action.key], state="started") == set()
+    assert await store.action_states([action.key, other]) == {action.key: "done"}
+    assert await store.action_states([]) == {}
+
+
+async def test_a_record_and_the_events_it_gives_rise_to_are_stored_together(store: Store) -> None:
+    from bridgeline.model import Event
+
+    woken: list[bool] = []
+    store.on_enqueue(lambda: woken.append(True))
+    link = Link(
+        mapping="m",
+        key="jira:version:1",
+        source=EntityRef.parse("jira:version:1"),
+        target=TargetRef("servicenow", "change_request", "abc", "CHG0001"),
+        correlation_id="bridgeline:m:jira:version:1",
+        pushed=Snapshot.of({"short_description": "x"}),
+    )
+    await store.record(
+        link=link, events=[Event(EntityRef("servicenow", "change_request", "abc"), source="create")]
+    )
+    assert woken == [True]
+    (claim,) = await store.claim("w", limit=5, lease_seconds=60)
+    assert str(claim.ref) == "servicenow:change_request:abc" and claim.source == "create"
+    assert (await store.link_by_target("servicenow", "abc")) is not None

@@ -1,7 +1,11 @@
 """The :class:`Store`: every read and write of bridgeline's state, as async methods.
 
 SQLite (a file, WAL mode, one writer at a time) or PostgreSQL (several replicas; claims use
-``FOR UPDATE SKIP LOCKED``). ::
+``FOR UPDATE SKIP LOCKED``). On SQLite the store's own reads and writes run on the event loop's
+thread, synchronously: a statement on a local file takes microseconds, far less than the round
+trip through a driver thread that each statement of an async driver costs. Nothing waits for a
+lock there: the write lock is taken up front and, while another process holds it, waited for
+asynchronously. ::
 
     store = await Store.open("sqlite:///bridgeline.db")
     await store.enqueue([Event(EntityRef("jira", "version", "10042"))])
@@ -20,18 +24,22 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVarTuple, overload
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.selectable import TypedReturnsRows
+from sqlalchemy.util.typing import TupleAny
 
 from bridgeline.errors import ConfigError, RetryableError
 from bridgeline.model import AuditEntry, EntityRef, Event, Link, Snapshot, TargetRef, utcnow
 from bridgeline.store import tables as t
 from bridgeline.store.locks import FileLock, PostgresAdvisoryLock, ProcessLock, sqlite_lock_path
+from bridgeline.store.statements import Statements
 
 
 def async_url(url: str) -> str:
@@ -94,13 +102,46 @@ class InboxRow:
     last_error: str | None
 
 
+_Ts = TypeVarTuple("_Ts")
+
+
+class InlineConnection:
+    """What the store needs of an :class:`AsyncConnection`, over a synchronous SQLite connection
+    used on the event loop's thread (see the module's docstring)."""
+
+    __slots__ = ("sync_connection",)
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.sync_connection = conn
+
+    @overload
+    async def execute(
+        self, statement: TypedReturnsRows[*_Ts], parameters: Any = None
+    ) -> sa.CursorResult[*_Ts]: ...
+
+    @overload
+    async def execute(self, statement: Executable, parameters: Any = None) -> sa.CursorResult[*TupleAny]: ...
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> sa.CursorResult[*TupleAny]:
+        return self.sync_connection.execute(statement, parameters)
+
+
+Conn = AsyncConnection | InlineConnection
+
+# How long a write waits for SQLite's write lock while another process holds it.
+SQLITE_LOCK_WAIT = 30.0
+
+
 class Store:
     """bridgeline's state in one SQL database."""
 
-    def __init__(self, engine: AsyncEngine, url: str) -> None:
+    def __init__(self, engine: AsyncEngine, url: str, *, inline: sa.Engine | None = None) -> None:
         self.engine = engine
+        # SQLite: the same database through the synchronous driver, for the store's own statements
+        self._inline = inline
         self.url = url
         self.dialect = engine.dialect.name
+        self._sql = Statements.build(self.dialect)
         # Writes take SQLite's write lock up front; reads do not, so in WAL mode they never wait.
         self._writer = engine.execution_options(bridgeline_writes=True)
         # SQLite has one writer: this process's writes queue here, in order, rather than in SQLite's
@@ -121,14 +162,18 @@ class Store:
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         engine = create_async_engine(aurl, **kwargs)
+        inline: sa.Engine | None = None
         if engine.dialect.name == "sqlite":
-            _sqlite_setup(engine)
-        store = cls(engine, url)
+            _sqlite_setup(engine.sync_engine, busy_timeout_ms=30000)
+            inline = _inline_engine(url)
+        store = cls(engine, url, inline=inline)
         if migrate:
             await store.migrate()
         return store
 
     async def close(self) -> None:
+        if self._inline is not None:
+            self._inline.dispose()
         await self.engine.dispose()
 
     async def migrate(self) -> None:
@@ -157,19 +202,52 @@ class Store:
             return False
 
     @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+    async def _tx(self) -> AsyncIterator[Conn]:
         try:
-            async with self._one_writer, self._writer.begin() as conn:
-                yield conn
+            async with self._one_writer:
+                if self._inline is None:
+                    async with self._writer.begin() as conn:
+                        yield conn
+                    return
+                sync = await self._inline_write()
+                try:
+                    yield InlineConnection(sync)
+                    sync.commit()
+                finally:
+                    sync.close()  # rolls back what was not committed
         except (OperationalError, DBAPIError) as exc:
             self._raise_unavailable(exc)
 
+    async def _inline_write(self) -> sa.Connection:
+        """A SQLite connection holding the write lock (``BEGIN IMMEDIATE``). While another process
+        holds it, wait here - asynchronously, the event loop goes on - for up to
+        :data:`SQLITE_LOCK_WAIT` seconds, as SQLite's own busy handler would have in the thread."""
+        assert self._inline is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SQLITE_LOCK_WAIT
+        pause = 0.001
+        while True:
+            conn = self._inline.connect().execution_options(bridgeline_writes=True)
+            try:
+                conn.begin()
+                return conn
+            except OperationalError as exc:
+                conn.close()
+                if not _is_busy(exc) or loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
     @asynccontextmanager
-    async def _read(self) -> AsyncIterator[AsyncConnection]:
+    async def _read(self) -> AsyncIterator[Conn]:
         """A connection for reads: a database that is away is a :class:`RetryableError` here too."""
         try:
-            async with self.engine.connect() as conn:
-                yield conn
+            if self._inline is None:
+                async with self.engine.connect() as conn:
+                    yield conn
+                return
+            with self._inline.connect() as sync:
+                yield InlineConnection(sync)
         except (OperationalError, DBAPIError) as exc:
             self._raise_unavailable(exc)
 
@@ -206,13 +284,12 @@ class Store:
         async with self._tx() as conn:
             for ev in events:
                 if ev.delivery_id is not None:
-                    ins = self._insert(t.deliveries).values(
-                        delivery_id=storable_text(ev.delivery_id), system=ev.ref.system, received_at=now
-                    )
-                    stmt = ins.on_conflict_do_nothing(index_elements=["delivery_id"]).returning(
-                        t.deliveries.c.delivery_id
-                    )
-                    if (await conn.execute(stmt)).first() is None:
+                    delivery = {
+                        "delivery_id": storable_text(ev.delivery_id),
+                        "system": ev.ref.system,
+                        "received_at": now,
+                    }
+                    if (await conn.execute(self._sql.insert_delivery, delivery)).first() is None:
                         continue  # a retry of a delivery already accepted
                 await self._upsert_event(conn, ev, now)
                 accepted += 1
@@ -233,62 +310,38 @@ class Store:
         for callback in self._on_enqueue:
             callback()
 
-    async def _upsert_event(self, conn: AsyncConnection, ev: Event, now: datetime) -> None:
-        ins = self._insert(t.inbox).values(
-            entity=storable_text(str(ev.ref)),
-            system=storable_text(ev.ref.system),
-            kind=storable_text(ev.ref.kind),
-            state="pending",
-            generation=1,
-            events=1,
-            attempts=0,
-            source=storable_text(ev.source),
-            hint=storable_hint(ev.hint),
-            received_at=ev.received_at,
-            updated_at=now,
-            next_attempt_at=now,
-        )
-        was_pending = t.inbox.c.state == "pending"
-        stmt = ins.on_conflict_do_update(
-            index_elements=["entity"],
-            set_={
-                "generation": t.inbox.c.generation + 1,
+    async def _upsert_event(self, conn: Conn, ev: Event, now: datetime) -> None:
+        """A new entity becomes pending; a known one gets a new generation (coalescing), and one that
+        was done or dead starts afresh (see :attr:`Statements.upsert_event`)."""
+        await conn.execute(
+            self._sql.upsert_event,
+            {
+                "entity": storable_text(str(ev.ref)),
+                "system": storable_text(ev.ref.system),
+                "kind": storable_text(ev.ref.kind),
                 "state": "pending",
-                "source": ins.excluded.source,
-                "hint": ins.excluded.hint,
+                "generation": 1,
+                "events": 1,
+                "attempts": 0,
+                "source": storable_text(ev.source),
+                "hint": storable_hint(ev.hint),
+                "received_at": ev.received_at,
                 "updated_at": now,
-                "events": sa.case((was_pending, t.inbox.c.events + 1), else_=1),
-                "received_at": sa.case((was_pending, t.inbox.c.received_at), else_=ins.excluded.received_at),
-                # a pending entity keeps its backoff: new events must not hammer a failing target
-                "attempts": sa.case((was_pending, t.inbox.c.attempts), else_=0),
-                "next_attempt_at": sa.case((was_pending, t.inbox.c.next_attempt_at), else_=now),
-                "last_error": sa.case((was_pending, t.inbox.c.last_error), else_=None),
+                "next_attempt_at": now,
             },
         )
-        await conn.execute(stmt)
 
     async def claim(self, worker: str, *, limit: int, lease_seconds: float) -> list[Claim]:
         """Take up to ``limit`` due entities for ``lease_seconds``, oldest first."""
         now = utcnow()
-        c = t.inbox.c
-        due = sa.and_(
-            c.state == "pending",
-            c.next_attempt_at <= now,
-            sa.or_(c.claimed_until.is_(None), c.claimed_until < now),
-        )
-        query = sa.select(t.inbox).where(due).order_by(c.next_attempt_at, c.id).limit(limit)
-        if self.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
         claims: list[Claim] = []
         async with self._tx() as conn:
-            rows = (await conn.execute(query)).mappings().all()
+            rows = (await conn.execute(self._sql.due, {"now_": now, "limit_": limit})).mappings().all()
             if not rows:
                 return []
             until = now + timedelta(seconds=lease_seconds)
             await conn.execute(
-                sa.update(t.inbox)
-                .where(c.id.in_([r["id"] for r in rows]))
-                .values(claimed_by=worker, claimed_until=until, claimed_generation=c.generation)
+                self._sql.take, {"ids_": [r["id"] for r in rows], "worker_": worker, "until_": until}
             )
             for r in rows:
                 claims.append(
@@ -308,12 +361,10 @@ class Store:
 
     async def extend(self, claim: Claim, lease_seconds: float) -> bool:
         """Renew a lease still held; False when it was lost (expired and taken by another)."""
-        c = t.inbox.c
+        until = utcnow() + timedelta(seconds=lease_seconds)
         async with self._tx() as conn:
             res = await conn.execute(
-                sa.update(t.inbox)
-                .where(c.id == claim.id, c.claimed_by == claim.worker)
-                .values(claimed_until=utcnow() + timedelta(seconds=lease_seconds))
+                self._sql.extend, {"id_": claim.id, "worker_": claim.worker, "until_": until}
             )
         return res.rowcount == 1
 
@@ -323,18 +374,8 @@ class Store:
         now = utcnow()
         async with self._tx() as conn:
             res = await conn.execute(
-                sa.update(t.inbox)
-                .where(c.id == claim.id, c.claimed_by == claim.worker, c.generation == claim.generation)
-                .values(
-                    state="done",
-                    attempts=0,
-                    events=0,
-                    last_error=None,
-                    updated_at=now,
-                    claimed_by=None,
-                    claimed_until=None,
-                    claimed_generation=None,
-                )
+                self._sql.complete,
+                {"id_": claim.id, "worker_": claim.worker, "generation_": claim.generation, "now_": now},
             )
             if res.rowcount == 1:
                 return True
@@ -479,11 +520,8 @@ class Store:
             rows = (await conn.execute(sa.select(t.cursors))).mappings().all()
         return {r["name"]: (r["value"], r["updated_at"]) for r in rows}
 
-    async def _set_cursor(self, conn: AsyncConnection, name: str, value: str, now: datetime) -> None:
-        ins = self._insert(t.cursors).values(name=name, value=value, updated_at=now)
-        await conn.execute(
-            ins.on_conflict_do_update(index_elements=["name"], set_={"value": value, "updated_at": now})
-        )
+    async def _set_cursor(self, conn: Conn, name: str, value: str, now: datetime) -> None:
+        await conn.execute(self._sql.set_cursor, {"name": name, "value": value, "updated_at": now})
 
     async def get_marks(self, scope: str) -> dict[str, str]:
         """Source marks recorded under ``scope``: entity -> mark."""
@@ -502,24 +540,18 @@ class Store:
                 out.update({e: m for e, m in rows})
         return out
 
-    async def _set_marks(
-        self, conn: AsyncConnection, marks: dict[str, tuple[str, str]], now: datetime
-    ) -> None:
+    async def _set_marks(self, conn: Conn, marks: dict[str, tuple[str, str]], now: datetime) -> None:
         for entity, (scope, mark) in marks.items():
-            ins = self._insert(t.source_marks).values(entity=entity, scope=scope, mark=mark, updated_at=now)
             await conn.execute(
-                ins.on_conflict_do_update(
-                    index_elements=["entity"], set_={"mark": mark, "scope": scope, "updated_at": now}
-                )
+                self._sql.set_mark, {"entity": entity, "scope": scope, "mark": mark, "updated_at": now}
             )
 
     # -- links -----------------------------------------------------------------------------
 
     async def get_link(self, mapping: str, key: str) -> Link | None:
-        c = t.links.c
         async with self._read() as conn:
             r = (
-                (await conn.execute(sa.select(t.links).where(c.mapping == mapping, c.key == key)))
+                (await conn.execute(self._sql.link_by_key, {"mapping_": mapping, "key_": key}))
                 .mappings()
                 .first()
             )
@@ -541,10 +573,12 @@ class Store:
         return [_link(r) for r in rows]
 
     async def link_by_target(self, system: str, target_id: str) -> Link | None:
-        c = t.links.c
-        q = sa.select(t.links).where(c.target_system == system, c.target_id == target_id)
         async with self._read() as conn:
-            r = (await conn.execute(q)).mappings().first()
+            r = (
+                (await conn.execute(self._sql.link_by_target, {"system_": system, "id_": target_id}))
+                .mappings()
+                .first()
+            )
         return _link(r) if r else None
 
     async def list_links(self, *, limit: int = 200, top_level: bool = True) -> list[Link]:
@@ -570,22 +604,30 @@ class Store:
         link: Link | None = None,
         audit: Sequence[AuditEntry] = (),
         applied: Sequence[AppliedAction] = (),
+        events: Sequence[Event] = (),
     ) -> Link | None:
-        """Store a link (insert or update, by mapping + key), its audit rows and applied action keys,
-        in one transaction."""
+        """Store a link (insert or update, by mapping + key), its audit rows, applied action keys and
+        the events it gives rise to, in one transaction."""
         async with self._tx() as conn:
             saved = await self._save_link(conn, link) if link is not None else None
-            await self._audit(conn, audit)
             now = utcnow()
+            for ev in events:
+                await self._upsert_event(conn, ev, now)
+            await self._audit(conn, audit)
             for a in applied:
-                ins = self._insert(t.applied_actions).values(
-                    key=a.key, link_id=a.link_id, rule=a.rule, kind=a.kind, applied_at=now, state="done"
-                )
                 await conn.execute(
-                    ins.on_conflict_do_update(
-                        index_elements=["key"], set_={"state": "done", "applied_at": now}
-                    )
+                    self._sql.applied_done,
+                    {
+                        "key": a.key,
+                        "link_id": a.link_id,
+                        "rule": a.rule,
+                        "kind": a.kind,
+                        "applied_at": now,
+                        "state": "done",
+                    },
                 )
+        if events:
+            self._due()
         return saved
 
     async def begin_action(self, action: AppliedAction) -> None:
@@ -602,22 +644,25 @@ class Store:
             )
             await conn.execute(ins.on_conflict_do_nothing(index_elements=["key"]))
 
-    async def applied_keys(self, keys: Sequence[str], *, state: str = "done") -> set[str]:
-        """Which of ``keys`` were applied already (``state="started"``: begun, outcome unknown)."""
+    async def action_states(self, keys: Sequence[str]) -> dict[str, str]:
+        """The state of each of ``keys`` recorded so far: ``done`` (applied) or ``started`` (begun,
+        outcome unknown); keys never begun are absent."""
         c = t.applied_actions.c
-        found: set[str] = set()
+        found: dict[str, str] = {}
+        if not keys:
+            return found
         async with self._read() as conn:
             for i in range(0, len(keys), 500):
                 chunk = list(keys[i : i + 500])
-                query = sa.select(c.key).where(c.key.in_(chunk), c.state == state)
-                found.update(k for (k,) in (await conn.execute(query)).all())
+                rows = (await conn.execute(sa.select(c.key, c.state).where(c.key.in_(chunk)))).all()
+                found.update({k: state for k, state in rows})
         return found
 
     async def audit(self, entries: Sequence[AuditEntry]) -> None:
         async with self._tx() as conn:
             await self._audit(conn, entries)
 
-    async def _save_link(self, conn: AsyncConnection, link: Link) -> Link:
+    async def _save_link(self, conn: Conn, link: Link) -> Link:
         now = utcnow()
         values = {
             "mapping": link.mapping,
@@ -637,21 +682,18 @@ class Store:
             "state": link.state,
             "extra": link.extra,
             "updated_at": now,
+            "created_at": now,  # kept as it was when the link exists
         }
-        ins = self._insert(t.links).values(created_at=now, **values)
-        stmt = ins.on_conflict_do_update(index_elements=["mapping", "key"], set_=values).returning(
-            t.links.c.id, t.links.c.created_at
-        )
-        row = (await conn.execute(stmt)).first()
+        row = (await conn.execute(self._sql.save_link, values)).first()
         assert row is not None
         link.id, link.created_at, link.updated_at = row[0], row[1], now
         return link
 
-    async def _audit(self, conn: AsyncConnection, entries: Sequence[AuditEntry]) -> None:
+    async def _audit(self, conn: Conn, entries: Sequence[AuditEntry]) -> None:
         if not entries:
             return
         await conn.execute(
-            sa.insert(t.audit),
+            self._sql.insert_audit,
             [
                 {
                     "at": e.at,
@@ -764,18 +806,47 @@ def _link(r: Any) -> Link:
     )
 
 
-def _sqlite_setup(engine: AsyncEngine) -> None:
-    @sa_event.listens_for(engine.sync_engine, "connect")
+def _inline_engine(url: str) -> sa.Engine | None:
+    """The database of ``url`` through Python's own sqlite3, for use on the event loop's thread.
+
+    SQLite's busy handler is off: it would sleep on the loop's thread. A write waits for the lock in
+    :meth:`Store._inline_write` instead, and a read never waits in WAL mode. The pool keeps a few
+    connections open (opening one costs more than most statements). None for a memory database.
+    """
+    u = sa.engine.make_url(url).set(drivername="sqlite")
+    database = u.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None  # a memory database lives in the async engine's one connection: nothing to share
+    engine = sa.create_engine(
+        u,
+        connect_args={"timeout": 0, "check_same_thread": False},
+        pool_size=4,
+        max_overflow=16,
+    )
+    _sqlite_setup(engine, busy_timeout_ms=0)
+    return engine
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    """SQLITE_BUSY: another connection holds the lock asked for."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return bool(code & 0xFF == 5)
+    return "database is locked" in str(exc.orig)
+
+
+def _sqlite_setup(engine: sa.Engine, *, busy_timeout_ms: int) -> None:
+    @sa_event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
-    @sa_event.listens_for(engine.sync_engine, "begin")
+    @sa_event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # A write takes the write lock up front: a read that later upgrades to a write can deadlock
         # in SQLite. A read takes none: it would queue behind every writer for nothing.

@@ -169,11 +169,6 @@ class Reconciler:
                 options=desired.options,
             )
             ref, changed, action = result.target, dict(desired.fields), result.action
-        if parent is None:
-            # the record's state may already hold news (an answer the CAB gave while the link was lost,
-            # which the ITSM poller passed by): the way back reads it once now. Queued before the link
-            # is recorded: a crash in between costs one event that finds no link.
-            await self.store.enqueue([Event(EntityRef(ref.system, ref.kind, ref.id), source=action)])
         link = Link(
             mapping=desired.mapping,
             key=desired.key,
@@ -185,7 +180,12 @@ class Reconciler:
             extra={**_extra(desired), **adopted_extra},
         )
         await self.store.record(
-            link=link, audit=[self._audit(action, desired, ref, changed, started), *notes]
+            link=link,
+            audit=[self._audit(action, desired, ref, changed, started), *notes],
+            # the record's state may already hold news (an answer the CAB gave while the link was lost,
+            # which the ITSM poller passed by): the way back reads it once now. Queued with the link,
+            # in one transaction: the event always finds it.
+            events=[Event(EntityRef(ref.system, ref.kind, ref.id), source=action)] if parent is None else (),
         )
         metrics.WRITES.labels(target.system, action).inc()
         log.info(

@@ -106,8 +106,9 @@ class ReverseSync:
         ctx = {**ctx, "target": target, "link": _link_view(link, target)}
         actions = mapping.reverse(ctx)
         keys = [a.key for a in actions]
-        done = await self.store.applied_keys(keys)
-        begun = await self.store.applied_keys(keys, state="started")
+        recorded = await self.store.action_states(keys)
+        done = {k for k, state in recorded.items() if state == "done"}
+        begun = {k for k, state in recorded.items() if state == "started"}
         failures: list[str] = []
         for action in actions:
             if action.key in done:
