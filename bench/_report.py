@@ -263,6 +263,19 @@ def markdown(results: dict[str, Any]) -> str:
         )
         if cpu:
             lines += ["", f"The daemon's CPU per announced release (webhook to change request): {cpu}."]
+        for name, hook in webhooks.items():
+            if "simulators_cpu_ms_per_event" not in hook:
+                continue
+            others = hook["simulators_cpu_ms_per_event"] + hook["bench_cpu_ms_per_event"]
+            daemon = hook["daemon_cpu_ms_per_event"]
+            lines += [
+                "",
+                f"The rest of the machine per release ({name}, at {hook['rate_per_second']:g}/s): the two "
+                f"simulators {hook['simulators_cpu_ms_per_event']} ms of CPU, the load generator "
+                f"{hook['bench_cpu_ms_per_event']} ms: at {hook['rate_per_second']:g} releases a second "
+                f"that alone keeps {others * hook['rate_per_second'] / 1000:.2f} cores busy, "
+                f"and the daemon would need {daemon * hook['rate_per_second'] / 1000:.2f} more.",
+            ]
     idle = results.get("idle")
     if idle:
         lines += ["", "### Idle", ""]

@@ -45,6 +45,7 @@ def test_the_quick_benchmark_runs_every_part_and_writes_its_results(tmp_path: Pa
     hook = results["webhooks"]["sqlite"]
     assert hook["change_requests"] == hook["events"] > 0 and hook["dead_letters"] == 0
     assert hook["sustained"]["accepted"] > 0
+    assert hook["simulators_cpu_ms_per_event"] > 0 and hook["bench_cpu_ms_per_event"] > 0
 
     idle = results["idle"]
     assert idle["projects"] == 3 and idle["watched_seconds"] > 0
@@ -52,5 +53,6 @@ def test_the_quick_benchmark_runs_every_part_and_writes_its_results(tmp_path: Pa
     page = doc.read_text()
     assert page.startswith("# Benchmarks\n\nWritten by hand, kept.") and "old" not in page
     assert "### Backfill" in page and "### Webhooks" in page and "### Against the targets" in page
+    assert "The rest of the machine per release (sqlite" in page
     names = {t["name"] for t in results["targets"]}
     assert names >= {"mapping: render vs JSON round trip", "backfill: peak RSS"}

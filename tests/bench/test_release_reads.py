@@ -87,3 +87,21 @@ async def test_a_deleted_release_reads_as_none_and_the_others_are_still_answered
     )
     assert gone is None
     assert present == await _alone(jira, kept)
+
+
+async def test_a_project_of_many_versions_is_listed_only_for_enough_of_them(jira: JiraClient) -> None:
+    ids = await _versions(jira, "PAY")
+    assert len(ids) == 6
+    expected = {vid: await _alone(jira, vid) for vid in ids[:3]}
+    reader = ReleaseReader(jira, projects=["PAY"], per_listing=2)  # a listing of 6 is worth 3 reads
+    await asyncio.gather(*(reader.read(vid, fields=FIELDS) for vid in ids[:3]))  # learns the project
+
+    before = jira.http.calls
+    read = await asyncio.gather(*(reader.read(vid, fields=FIELDS) for vid in ids[:2]))
+    assert read == [expected[vid] for vid in ids[:2]]
+    assert jira.http.calls - before == 3  # 2 * 2 < 6 listed: each version read, one search
+
+    before = jira.http.calls
+    read = await asyncio.gather(*(reader.read(vid, fields=FIELDS) for vid in ids[:3]))
+    assert read == [expected[vid] for vid in ids[:3]]
+    assert jira.http.calls - before == 2  # 3 * 2 >= 6: one listing, one search

@@ -15,7 +15,10 @@ always did (the version, then a search)::
 
 Which project a version belongs to never changes; it is learned from what Jira returns (and, when
 only a few projects are configured, from listing them), so a project is listed only when at least
-two of its versions are wanted.
+two of its versions are wanted. Jira does not page that listing: a project of thousands of versions
+answers with all of them. So a project is listed again only when enough of its versions are wanted
+at once (one in :attr:`ReleaseReader.per_listing` of those it had when last listed); fewer are read
+one by one.
 """
 
 from __future__ import annotations
@@ -50,12 +53,15 @@ class ReleaseReader:
         window: float = 0.005,
         max_batch: int = 50,
         list_up_to: int = 3,
+        per_listing: int = 100,
     ) -> None:
         self.jira = jira
         self.projects = list(projects)
         self.window = window
         self.max_batch = max_batch
         self.list_up_to = list_up_to  # list every configured project to place unknown versions, if few
+        self.per_listing = per_listing  # a listing of n versions is worth it for n / per_listing wanted
+        self._listed: dict[str, int] = {}  # project key or id -> how many versions its last listing had
         self._project_of: dict[str, str] = {}  # version id -> project id (fixed for a version's life)
         self._open: dict[tuple[str, ...] | None, _Batch] = {}
         self._timers: dict[tuple[str, ...] | None, asyncio.TimerHandle] = {}
@@ -116,14 +122,15 @@ class ReleaseReader:
         unplaced = [vid for vid in ids if vid not in self._project_of]
         if len(unplaced) > 1 and 0 < len(self.projects) <= self.list_up_to:
             for project in self.projects:
-                found.update(self._take(await self.jira.project_versions(project), unplaced))
+                if self._worth_listing(project, len(unplaced)):
+                    found.update(self._take(project, await self.jira.project_versions(project), unplaced))
         by_project: dict[str, list[str]] = {}
         for vid in ids:
             if vid not in found and vid in self._project_of:
                 by_project.setdefault(self._project_of[vid], []).append(vid)
         for project, wanted in by_project.items():
-            if len(wanted) > 1:
-                found.update(self._take(await self.jira.project_versions(project), wanted))
+            if self._worth_listing(project, len(wanted)):
+                found.update(self._take(project, await self.jira.project_versions(project), wanted))
         missing = [vid for vid in ids if vid not in found]
         for vid, version in zip(
             missing, await asyncio.gather(*(self._one(vid) for vid in missing)), strict=True
@@ -131,8 +138,18 @@ class ReleaseReader:
             found[vid] = version
         return found
 
-    def _take(self, listed: list[dict[str, Any]], wanted: list[str]) -> dict[str, dict[str, Any]]:
+    def _worth_listing(self, project: str, wanted: int) -> bool:
+        """Whether one listing of the project beats ``wanted`` reads of one version each."""
+        listed = self._listed.get(project)
+        return wanted > 1 and (listed is None or wanted * self.per_listing >= listed)
+
+    def _take(
+        self, project: str, listed: list[dict[str, Any]], wanted: list[str]
+    ) -> dict[str, dict[str, Any]]:
         """Learn where every listed version lives; the wanted ones found in the listing."""
+        self._listed[project] = len(listed)
+        if listed and listed[0].get("projectId") is not None:
+            self._listed[str(listed[0]["projectId"])] = len(listed)
         wanted_set = set(wanted)
         taken: dict[str, dict[str, Any]] = {}
         for version in listed:
