@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -34,6 +35,19 @@ def postgres_server() -> str | None:
     finally:
         engine.dispose()
     return url
+
+
+def each_database(names: list[str], measure: Callable[[str, str | None], Any]) -> dict[str, Any]:
+    """``measure(name, postgres_server)`` for every asked-for database in turn; PostgreSQL is skipped
+    (and said so) when none answers."""
+    results: dict[str, Any] = {}
+    server = postgres_server() if "postgres" in names else None
+    for name in names:
+        if name == "postgres" and server is None:
+            results[name] = {"skipped": "no PostgreSQL server answered (BRIDGELINE_BENCH_POSTGRES)"}
+            continue
+        results[name] = measure(name, server)
+    return results
 
 
 class Database:

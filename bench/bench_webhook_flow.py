@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from bench._db import Database, postgres_server
+from bench._db import Database, each_database
 from bench._harness import (
     JIRA_ADMIN,
     WEBHOOK_SECRET,
@@ -341,14 +341,9 @@ def _port_of(config: Path) -> int:
 
 def run(workdir: Path, size: Size, databases: list[str], shared: Simulators | None = None) -> dict[str, Any]:
     """Every asked-for database in turn; PostgreSQL is skipped (and said so) when none answers."""
-    results: dict[str, Any] = {}
-    server = postgres_server() if "postgres" in databases else None
-    for name in databases:
-        if name == "postgres" and server is None:
-            results[name] = {"skipped": "no PostgreSQL server answered (BRIDGELINE_BENCH_POSTGRES)"}
-            continue
-        results[name] = run_one(workdir / name, name, size, postgres=server, shared=shared)
-    return results
+    return each_database(
+        databases, lambda name, server: run_one(workdir / name, name, size, postgres=server, shared=shared)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

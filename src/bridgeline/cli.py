@@ -155,10 +155,10 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from bridgeline.daemon import run_daemon
+    from bridgeline.daemon import run_daemon, run_loop
 
     settings = _settings(args)
-    return asyncio.run(run_daemon(settings))
+    return run_loop(run_daemon(settings))
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

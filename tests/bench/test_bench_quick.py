@@ -56,3 +56,22 @@ def test_the_quick_benchmark_runs_every_part_and_writes_its_results(tmp_path: Pa
     assert "The rest of the machine per release (sqlite" in page
     names = {t["name"] for t in results["targets"]}
     assert names >= {"mapping: render vs JSON round trip", "backfill: peak RSS"}
+
+
+def test_the_store_benchmark_measures_each_operation(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.bench_store", "--repeat", "5", "--database", "sqlite"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    sqlite = json.loads(done.stdout)["sqlite"]
+    assert set(sqlite) == {
+        "enqueue one event",
+        "claim and complete one entity",
+        "read one link",
+        "record a link, its audit row and its event",
+    }
+    assert all(ms > 0 for ms in sqlite.values())

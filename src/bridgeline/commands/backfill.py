@@ -214,13 +214,12 @@ async def run_backfill(
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     from bridgeline.config import load_settings
+    from bridgeline.daemon import run_loop
 
     settings = load_settings(args.config)
     if args.batch < 1:
         raise ConfigError("--batch must be at least 1")
-    return asyncio.run(
-        backfill_main(settings, args.project, args.since, batch=args.batch, restart=args.restart)
-    )
+    return run_loop(backfill_main(settings, args.project, args.since, batch=args.batch, restart=args.restart))
 
 
 async def backfill_main(
