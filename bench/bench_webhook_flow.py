@@ -59,7 +59,7 @@ class Size:
     blast_connections: int = 16
     versions: int = 12  # releases the project starts with
     issues: int = 300
-    slower_rates: tuple[float, ...] = (10.0, 20.0, 30.0)  # around what one daemon sustains, for comparison
+    slower_rates: tuple[float, ...] = (10.0, 20.0, 30.0, 40.0)  # around what one daemon sustains
     slower_events: int = 300
 
 
