@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
+import os
 import statistics
 import sys
 import tempfile
@@ -39,6 +39,7 @@ from bench._harness import (
     JiraData,
     Simulators,
     bridgeline_argv,
+    cpu_seconds,
     profile_dir,
     profiler,
     release_mapping,
@@ -258,8 +259,7 @@ def _simulators_cpu(sims: Simulators) -> float:
 
 
 def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return cpu_seconds(os.getpid())
 
 
 def run_one(

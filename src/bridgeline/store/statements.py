@@ -33,6 +33,7 @@ class Statements:
     save_link: Any  # params: every links column but id; returns id, created_at
     insert_audit: Any  # executemany: every audit column but id
     applied_done: Any  # params: key, link_id, rule, kind, applied_at, state
+    applied_started: Any  # the same params; a key recorded already is left as it is
     set_cursor: Any  # params: name, value, updated_at
     set_mark: Any  # params: entity, scope, mark, updated_at
 
@@ -125,6 +126,7 @@ class Statements:
         applied_done = applied.on_conflict_do_update(
             index_elements=["key"], set_={"state": "done", "applied_at": applied.excluded.applied_at}
         )
+        applied_started = applied.on_conflict_do_nothing(index_elements=["key"])
         cursor = insert(t.cursors)
         set_cursor = cursor.on_conflict_do_update(
             index_elements=["name"],
@@ -151,6 +153,7 @@ class Statements:
             save_link=save_link,
             insert_audit=sa.insert(t.audit),
             applied_done=applied_done,
+            applied_started=applied_started,
             set_cursor=set_cursor,
             set_mark=set_mark,
         )

@@ -28,7 +28,6 @@ from typing import Any, NoReturn, TypeVarTuple, overload
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.base import Executable
@@ -261,9 +260,6 @@ class Store:
         if isinstance(exc, OperationalError) or getattr(exc, "connection_invalidated", False):
             raise RetryableError(f"database unavailable ({redact_url(self.url)}): {exc.orig}") from exc
         raise exc
-
-    def _insert(self, table: sa.Table) -> Any:
-        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
 
     # -- inbox -----------------------------------------------------------------------------
 
@@ -615,17 +611,7 @@ class Store:
                 await self._upsert_event(conn, ev, now)
             await self._audit(conn, audit)
             for a in applied:
-                await conn.execute(
-                    self._sql.applied_done,
-                    {
-                        "key": a.key,
-                        "link_id": a.link_id,
-                        "rule": a.rule,
-                        "kind": a.kind,
-                        "applied_at": now,
-                        "state": "done",
-                    },
-                )
+                await conn.execute(self._sql.applied_done, _applied_row(a, now, "done"))
         if events:
             self._due()
         return saved
@@ -634,15 +620,7 @@ class Store:
         """Note that a write which cannot be repeated blindly (a comment) is about to be sent: if the
         process dies before :meth:`record` marks it done, the next attempt looks before sending again."""
         async with self._tx() as conn:
-            ins = self._insert(t.applied_actions).values(
-                key=action.key,
-                link_id=action.link_id,
-                rule=action.rule,
-                kind=action.kind,
-                applied_at=utcnow(),
-                state="started",
-            )
-            await conn.execute(ins.on_conflict_do_nothing(index_elements=["key"]))
+            await conn.execute(self._sql.applied_started, _applied_row(action, utcnow(), "started"))
 
     async def action_states(self, keys: Sequence[str]) -> dict[str, str]:
         """The state of each of ``keys`` recorded so far: ``done`` (applied) or ``started`` (begun,
@@ -655,7 +633,7 @@ class Store:
             for i in range(0, len(keys), 500):
                 chunk = list(keys[i : i + 500])
                 rows = (await conn.execute(sa.select(c.key, c.state).where(c.key.in_(chunk)))).all()
-                found.update({k: state for k, state in rows})
+                found.update((k, state) for k, state in rows)
         return found
 
     async def audit(self, entries: Sequence[AuditEntry]) -> None:
@@ -768,6 +746,17 @@ def storable_hint(hint: dict[str, Any] | None) -> dict[str, Any] | None:
     except (TypeError, ValueError):
         return None
     return None if "\\u0000" in text else hint
+
+
+def _applied_row(action: AppliedAction, at: datetime, state: str) -> dict[str, Any]:
+    return {
+        "key": action.key,
+        "link_id": action.link_id,
+        "rule": action.rule,
+        "kind": action.kind,
+        "applied_at": at,
+        "state": state,
+    }
 
 
 def _inbox_row(r: Any) -> InboxRow:
