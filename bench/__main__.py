@@ -3,7 +3,7 @@
 ::
 
     python -m bench                      # everything at full size (about half an hour on 2 cores)
-    python -m bench --only backfill      # one part (mapping, backfill, webhooks, idle)
+    python -m bench --only backfill      # one part (mapping, backfill, webhooks, peers, idle)
     python -m bench --quick              # tiny sizes, end to end in seconds: proves the code runs
 
 The simulators (Jira, ServiceNow; 20 ms per call) run in one pair of processes reseeded for each
@@ -28,10 +28,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import _report, bench_backfill, bench_idle, bench_mapping, bench_webhook_flow
+from bench import _report, bench_backfill, bench_idle, bench_mapping, bench_peers, bench_webhook_flow
 from bench._harness import ROOT, JiraData, Simulators, machine
 
-PARTS = ("mapping", "backfill", "webhooks", "idle")
+PARTS = ("mapping", "backfill", "webhooks", "peers", "idle")
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
 PREAMBLE = """# Benchmarks
@@ -88,6 +88,13 @@ def run(parts: list[str], *, quick: bool, workdir: Path, log: Any = sys.stderr) 
             databases = ["sqlite"] if quick else ["sqlite", "postgres"]
             say(f"webhooks: {hooks.events} releases announced at {hooks.rate:g}/s on {', '.join(databases)}")
             results["webhooks"] = bench_webhook_flow.run(workdir / "webhooks", hooks, databases, sims)
+        if "peers" in parts:
+            peers = bench_peers.QUICK if quick else bench_peers.Size()
+            say(
+                f"peers: {peers.events} releases beside a bare forwarder, concurrency "
+                f"{'/'.join(map(str, peers.concurrencies))}, {peers.rounds} alternating rounds"
+            )
+            results["peers"] = bench_peers.run(workdir / "peers", peers, sims)
         if "idle" in parts:
             idle = bench_idle.QUICK if quick else bench_idle.Size()
             say(

@@ -31,9 +31,9 @@ import httpx
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-JIRA_USER = ("bridgeline@example.com", "bridgeline-token")
+JIRA_USER = ("bridgeline@example.com", "jira-api-7Rk2Qx4m")  # the simulators' integration accounts
 JIRA_ADMIN = ("admin@example.com", "admin-token")
-SNOW_USER = ("bridgeline.integration", "bridgeline")
+SNOW_USER = ("bridgeline.integration", "snow-pw-4Kd9Vq7z")
 SNOW_ADMIN = ("admin", "admin")
 WEBHOOK_SECRET = "bench-webhook-secret"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -395,7 +395,8 @@ def write_config(
             "max_concurrency": connections,
         },
         "worker": {"concurrency": concurrency, "poll_idle": 1.0},
-        "server": {"host": "127.0.0.1", "port": port or free_port()},
+        # the benchmarks read /metrics on loopback, as a scraper would
+        "server": {"host": "127.0.0.1", "port": port or free_port(), "metrics_open": True},
     }
     for key, value in (extra or {}).items():
         if isinstance(value, dict) and isinstance(values.get(key), dict):

@@ -87,6 +87,28 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{limited['entity_failures']} failures",
                 limited["entity_failures"] == 0 and limited["dead_letters"] == 0,
             )
+    for r in (results.get("peers") or {}).get("results") or []:
+        if r["system"] == "forwarder":
+            continue
+        tag = f"peers ({r['system']}, c={r['concurrency']}, round {r['round']})"
+        add(
+            f"{tag}: ServiceNow calls per new change",
+            "1.0",
+            r["servicenow_calls_per_event"],
+            r["servicenow_calls_per_event"] <= 1.0,
+        )
+        add(
+            f"{tag}: events/s vs the forwarder",
+            "at least 1x",
+            f"{r.get('events_per_second_ratio')}x",
+            (r.get("events_per_second_ratio") or 0) >= 1.0 if r["system"] == "sqlite" else None,
+        )
+        add(
+            f"{tag}: CPU per event vs the forwarder",
+            "at most 2x",
+            f"{r.get('cpu_ratio')}x",
+            (r.get("cpu_ratio") or 99) <= 2.0,
+        )
     for name, hook in (results.get("webhooks") or {}).items():
         if "skipped" in hook:
             add(f"webhooks ({name}): p99 to change request", "under 300 ms", hook["skipped"], None)
@@ -277,6 +299,44 @@ def markdown(results: dict[str, Any]) -> str:
                 f"and the daemon would need {daemon * hook['rate_per_second'] / 1000:.2f} more.",
             ]
     idle = results.get("idle")
+    peers = results.get("peers")
+    if peers and peers.get("results"):
+        lines += [
+            "",
+            "### Beside a bare forwarder",
+            "",
+            f"{peers['events']} new releases announced by webhook per measurement, closed loop over "
+            f"each concurrency's connections, {peers['rounds']} alternating round(s); the ratios are to "
+            "the forwarder of the same round and concurrency (events/s: higher is better; CPU: lower).",
+            "",
+        ]
+        lines += _table(
+            [
+                "round",
+                "system",
+                "concurrency",
+                "events/s",
+                "vs forwarder",
+                "CPU ms per event",
+                "vs forwarder",
+                "ServiceNow calls per event",
+                "Jira calls per event",
+            ],
+            [
+                [
+                    r["round"],
+                    "bare forwarder" if r["system"] == "forwarder" else f"bridgeline, {r['system']}",
+                    r["concurrency"],
+                    r["events_per_second"],
+                    f"{r.get('events_per_second_ratio', '-')}x",
+                    r["cpu_ms_per_event"],
+                    f"{r.get('cpu_ratio', '-')}x",
+                    r["servicenow_calls_per_event"],
+                    r["jira_calls_per_event"],
+                ]
+                for r in peers["results"]
+            ],
+        )
     if idle:
         lines += ["", "### Idle", ""]
         lines += _table(

@@ -37,7 +37,7 @@ from bridgeline.connectors.jira.webhooks import sign  # noqa: E402
 from bridgeline.log import configure_logging  # noqa: E402
 from bridgeline.server import create_app  # noqa: E402
 from bridgeline.sim import ServedApp  # noqa: E402
-from bridgeline.sim.jira import JiraSimulator  # noqa: E402
+from bridgeline.sim.jira import INTEGRATION_CLOUD, JiraSimulator  # noqa: E402
 from bridgeline.sync.service import Service  # noqa: E402
 
 T = TypeVar("T")
@@ -176,7 +176,7 @@ def main() -> int:
                 "jira": {
                     "url": jira.url,
                     "email": "bridgeline@example.com",
-                    "api_token": "bridgeline-token",
+                    "api_token": INTEGRATION_CLOUD[1],
                     "projects": ["PAY", "WEB", "OPS"],
                     "webhook_secret": SECRET,
                 },

@@ -45,3 +45,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'bridgeline.db'}"
+
+
+@pytest.fixture(autouse=True)
+def _secrets_of_this_test_only() -> Iterator[None]:
+    """Secrets a test's settings registered for masking stay with that test: a worker runs many, and
+    another test's weak password (``admin``) would otherwise mask ordinary words in the next one."""
+    from bridgeline import log
+
+    before = set(log._secrets)
+    yield
+    with log._lock:
+        log._secrets.clear()
+        log._secrets.update(before)

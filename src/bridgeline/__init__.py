@@ -2,5 +2,11 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+# The version lives in pyproject.toml alone; the installed package's metadata carries it.
+try:
+    __version__ = version("bridgeline")
+except PackageNotFoundError:  # the source tree on sys.path without an install
+    __version__ = "0+unknown"
 __all__ = ["__version__"]

@@ -21,6 +21,7 @@ from typing import Any
 
 from bridgeline import __version__
 from bridgeline.errors import BridgelineError, ConfigError
+from bridgeline.sim._cli import port_number
 
 
 def _config_arg(p: argparse.ArgumentParser) -> None:
@@ -52,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--fresh", action="store_true", help="forget the previous run's state and start over")
     demo.add_argument("--serve", action="store_true", help="keep running with live updates until Ctrl-C")
     demo.add_argument(
-        "--port", type=int, default=0, help="port of bridgeline's own server with --serve (default: free)"
+        "--port",
+        type=port_number,
+        default=0,
+        help="port of bridgeline's own server with --serve (default: free)",
     )
     demo.set_defaults(func=_cmd_demo)
 
@@ -181,13 +185,29 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cli_user() -> str:
+    """Who runs this command, for the audit log: ``cli:alex@build-01``."""
+    import getpass
+    import os
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a container's user without a name
+        user = f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return f"cli:{user}@{socket.gethostname()}"
+
+
 def _cmd_dlq(args: argparse.Namespace) -> int:
+    from bridgeline.daemon import protect_secrets
+    from bridgeline.log import redact_text, shorten
     from bridgeline.store import Store
 
     settings = _settings(args)
+    protect_secrets(settings)  # a last error is shown redacted, as on the status page
 
     async def go() -> int:
-        store = await Store.open(settings.database_url, migrate=settings.migrate_on_start)
+        store = await Store.open(settings.database_url, migrate=settings.migrate_on_start, create=False)
         try:
             if args.action == "list":
                 rows = await store.inbox_rows(state="dead", limit=1000)
@@ -195,7 +215,7 @@ def _cmd_dlq(args: argparse.Namespace) -> int:
                     print("no dead letters")
                 for r in rows:
                     when = f"{r.updated_at:%Y-%m-%d %H:%M:%S}Z"
-                    print(f"{r.entity}\t{r.attempts} attempts\t{when}\t{(r.last_error or '')[:100]}")
+                    print(f"{r.entity}\t{r.attempts} attempts\t{when}\t{shorten(r.last_error or '', 100)}")
                 return 0
             targets: list[str]
             if getattr(args, "all", False):
@@ -215,11 +235,13 @@ def _cmd_dlq(args: argparse.Namespace) -> int:
                 print(f"attempts:    {row.attempts}")
                 print(f"first seen:  {row.received_at:%Y-%m-%d %H:%M:%S}Z")
                 print(f"last try:    {row.updated_at:%Y-%m-%d %H:%M:%S}Z")
-                print(f"last error:  {row.last_error or '-'}")
+                print(f"last error:  {redact_text(row.last_error or '-')}")
                 return 0
             failed = 0
+            who = cli_user()
             for entity in targets:
-                done = await (store.replay(entity) if args.action == "replay" else store.drop(entity))
+                act = store.replay if args.action == "replay" else store.drop
+                done = await act(entity, asked_by=who)
                 verb = "queued again" if args.action == "replay" else "dropped"
                 print(f"{entity}: {verb}" if done else f"{entity}: not a dead letter")
                 failed += not done

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 import uvicorn
 
-from bridgeline.config import Settings
+from bridgeline import notify
+from bridgeline.config import ServerSettings, Settings
 from bridgeline.errors import ConfigError
 from bridgeline.log import configure_logging, get_logger, register_model_secrets, register_secret
 from bridgeline.server import create_app
@@ -55,6 +56,7 @@ def listen(host: str, port: int) -> socket.socket:
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
+        sock.listen(2048)  # from here a client's connection waits in the backlog, never refused
     except OSError as exc:
         raise ConfigError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc} (server.host / server.port)"
@@ -64,6 +66,7 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def make_server(app: FastAPI) -> uvicorn.Server:
+    server: ServerSettings = app.state.service.settings.server
     config = uvicorn.Config(
         app,
         log_config=None,
@@ -71,6 +74,9 @@ def make_server(app: FastAPI) -> uvicorn.Server:
         lifespan="off",
         timeout_graceful_shutdown=5,
         server_header=False,
+        # X-Forwarded-For / -Proto only from these: the client address limits sign-in attempts
+        proxy_headers=True,
+        forwarded_allow_ips=server.trusted_proxies,
     )
     return _Server(config)
 
@@ -105,14 +111,24 @@ async def serve_service(
             "stopping: no new work is claimed; finishing in-flight work", in_flight=service.worker.in_flight
         )
         stop.set()
+        notify.stopping("finishing in-flight work")
 
-    def on_reload() -> None:
-        changed = service.reload_mappings()
+    reloads: set[asyncio.Task[None]] = set()
+
+    async def reload() -> None:
+        notify.reloading()
+        changed = await service.reload_mappings()  # in a worker thread: the loop keeps serving
         last = service.mappings.last
         if last is not None and not last.ok:
             log.error("SIGHUP: the new mappings are invalid; the previous ones stay live")
         else:
             log.info("SIGHUP: mappings reloaded" if changed else "SIGHUP: mappings unchanged")
+        notify.ready()
+
+    def on_reload() -> None:
+        task = asyncio.create_task(reload(), name="reload")
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
 
     installed: list[signal.Signals] = []
     for sig, handler in ((signal.SIGTERM, on_stop), (signal.SIGINT, on_stop), (signal.SIGHUP, on_reload)):
@@ -124,10 +140,17 @@ async def serve_service(
     run_task = asyncio.create_task(service.run(stop), name="service")
     health_task = asyncio.create_task(health.keep_fresh(stop), name="health")
     forced_task = asyncio.create_task(forced.wait(), name="forced")
+
+    def serving() -> bool:  # it answers HTTP and the service loop runs (its scheduler is up)
+        return server.started and service.scheduler is not None
+
+    while not serving() and not (server_task.done() or run_task.done()):
+        await asyncio.sleep(0.01)
     if on_listening is not None:
-        while not server.started and not server_task.done():
-            await asyncio.sleep(0.01)
         on_listening.set()
+    if serving():
+        notify.ready("serving on {}:{}".format(*sock.getsockname()[:2]))
+    watchdog_task = asyncio.create_task(notify.keep_alive(), name="watchdog")
     try:
         done, _ = await asyncio.wait(
             {run_task, server_task, forced_task}, return_when=asyncio.FIRST_COMPLETED
@@ -147,9 +170,9 @@ async def serve_service(
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await server_task
-        for task in (health_task, forced_task, run_task):
+        for task in (health_task, forced_task, run_task, watchdog_task):
             task.cancel()
-        await asyncio.gather(health_task, forced_task, run_task, return_exceptions=True)
+        await asyncio.gather(health_task, forced_task, run_task, watchdog_task, return_exceptions=True)
         sock.close()
         for sig in installed:
             loop.remove_signal_handler(sig)
@@ -161,7 +184,27 @@ async def run_daemon(settings: Settings) -> int:
 
     configure_logging(settings.log_level, settings.log_format)
     protect_secrets(settings)
-    service = await Service.start(settings)
+    # A stop asked for while starting is a clean stop too: caught from the first moment, not only
+    # once the server serves (the default action would end the process by the signal, not with 0).
+    loop = asyncio.get_running_loop()
+    early = asyncio.Event()
+    started: list[Service] = []
+
+    def stop_early() -> None:
+        early.set()
+        for one in started:
+            one.stopping.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop_early)
+    service = await Service.start(settings, strict=True)
+    started.append(service)
+    if early.is_set():
+        log.info("stopping: asked to stop while starting")
+        await service.aclose()
+        log.info("bridgeline exited cleanly")
+        return 0
     try:
         log.info(
             "listening",

@@ -4,13 +4,17 @@
 
     BridgelineError
     ├── ConfigError                 stop: the daemon does not start; the message says what to fix
-    ├── RetryableError              retry later with backoff (outages, 429, 5xx, timeouts, locks)
-    │   └── RateLimited             retry after the server's Retry-After
+    ├── RetryableError              retry later with backoff (outages, locks, a database away)
+    │   └── RemoteUnavailable       a call did not get an answer it could use: unreachable, refused
+    │       │                       by a proxy, TLS failure, timeout, broken connection, 5xx
+    │       └── RateLimited         retry after the server's Retry-After (429, 503 with it)
     ├── PermanentError              do not retry: the entity goes to the dead letters
     │   ├── RemoteRejected          the remote system refused the request (4xx with its message)
+    │   │   └── AuthenticationFailed    401 / 403: the credentials
     │   ├── TransitionRefused       a state model refused a transition
     │   └── RenderError             a mapping could not render for this entity
-    └── NotFound                    the entity does not exist (deleted at the source)
+    ├── NotFound                    the entity does not exist (deleted at the source)
+    └── OutOfScope                  skip: not bridgeline's to sync (a project outside jira.projects)
 
 Each error's ``str()`` is written for a person: what happened, where, and what to do.
 """
@@ -36,8 +40,33 @@ class RetryableError(BridgelineError):
         self.retry_after = retry_after
 
 
-class RateLimited(RetryableError):
-    """The remote system asked us to slow down (429 / 503 with Retry-After)."""
+class RemoteUnavailable(RetryableError):
+    """A call to a remote system failed in a way that may pass. ``maybe_applied``: the server may
+    have acted on it (the answer was lost, not necessarily the request), so a create or a
+    transition is looked for before it is repeated. ``status``: the HTTP status, when there was one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        maybe_applied: bool = False,
+        status: int | None = None,
+        reason: str = "server_error",
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.maybe_applied = maybe_applied
+        self.status = status
+        self.reason = reason  # a small fixed vocabulary, for metrics: unreachable, proxy, tls, timeout, ...
+
+
+class RateLimited(RemoteUnavailable):
+    """The remote system asked us to slow down (429 / 503 with Retry-After); it did not act."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, status: int = 429) -> None:
+        super().__init__(
+            message, retry_after=retry_after, maybe_applied=False, status=status, reason="rate_limited"
+        )
 
 
 class PermanentError(BridgelineError):
@@ -88,3 +117,8 @@ class RenderError(PermanentError):
 
 class NotFound(BridgelineError):
     """The entity does not exist in its system (deleted, or never existed)."""
+
+
+class OutOfScope(BridgelineError):
+    """The entity is not bridgeline's to sync (its project is not among ``jira.projects``): skipped,
+    neither retried nor dead-lettered."""

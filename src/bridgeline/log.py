@@ -2,7 +2,9 @@
 
 Secrets never reach the output: values of keys that look like credentials are replaced, and
 known secret strings (registered with :func:`register_secret` from the settings) are masked
-wherever they appear, including inside messages and exception text. Records of the standard
+wherever they appear, including inside messages and exception text, and where a text was cut off
+in the middle of one. Text is shortened only after it is redacted (:func:`shorten`), so a cut never
+leaves the start of a secret behind. Records of the standard
 library's loggers (uvicorn, SQLAlchemy, ...) go through the same redaction and the same renderer,
 so a JSON log stays one JSON object per line.
 
@@ -34,6 +36,10 @@ _lock = threading.Lock()
 REDACTED = "***"
 _STRUCTURAL = frozenset({"logger", "level", "timestamp"})
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
+# The start of a secret at the very end of a text (someone else cut it there) is masked from this
+# many characters on: fewer say next to nothing about the secret, and would mask ordinary words.
+MIN_CUT_SECRET = 6
+_CUT_MARKS = ".…"  # what a cut text may end with after the cut
 
 
 def register_secret(value: str | None) -> None:
@@ -74,14 +80,48 @@ def register_model_secrets(model: Any) -> None:
 
 
 def redact_text(text: str) -> str:
-    """``text`` with registered secrets, auth header values and URL passwords masked."""
+    """``text`` with registered secrets, auth header values and URL passwords masked, including
+    the start of a secret that ``text`` ends with (a cut made before it reached here)."""
     with _lock:
         known = sorted(_secrets, key=len, reverse=True)
     for secret in known:
         if secret in text:
             text = text.replace(secret, REDACTED)
+    text = _mask_cut_secret(text, known)
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + REDACTED, text)
     return _URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + "@", text)
+
+
+def _mask_cut_secret(text: str, known: list[str]) -> str:
+    """Mask the longest start of a known secret that ``text`` ends with (before any ``...``)."""
+    body = text.rstrip(_CUT_MARKS)
+    best = 0
+    for secret in known:
+        head = secret[:MIN_CUT_SECRET]
+        if len(secret) <= MIN_CUT_SECRET:
+            continue
+        start = body.find(head, max(0, len(body) - len(secret) + 1))
+        while start != -1:
+            if secret.startswith(body[start:]):
+                best = max(best, len(body) - start)
+                break
+            start = body.find(head, start + 1)
+    if not best:
+        return text
+    return body[: len(body) - best] + REDACTED + text[len(body) :]
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` redacted, then cut to at most ``limit`` characters (ending in ``…`` when cut).
+
+    Redacting first means a cut never leaves part of a secret behind::
+
+        shorten(response.text, 500)
+    """
+    text = redact_text(text)
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - 1)] + "…"
 
 
 def redact_value(key: str, value: Any) -> Any:

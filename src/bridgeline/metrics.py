@@ -63,6 +63,23 @@ WRITES = Counter(
     ["system", "action"],
     registry=REGISTRY,
 )
+GATE_ANSWERS = Counter(
+    "bridgeline_gate_answers_total",
+    "Answers of the deployment gate, by decision (allowed, awaiting, prevented, invalid).",
+    ["decision"],
+    registry=REGISTRY,
+)
+DEPLOYMENTS = Counter(
+    "bridgeline_deployments_total",
+    "Deployment reports received from pipelines, by state (started, succeeded, failed, rolled_back).",
+    ["state"],
+    registry=REGISTRY,
+)
+UNAUTHORIZED_DEPLOYMENTS = Counter(
+    "bridgeline_unauthorized_deployments_total",
+    "Deployment runs to a gated environment the gate would not have allowed.",
+    registry=REGISTRY,
+)
 SYNC_LAG = Gauge(
     "bridgeline_sync_lag_seconds",
     "Seconds since each connector's last successful poll.",

@@ -132,6 +132,9 @@ class WriteResult:
     target: TargetRef
     fields: dict[str, Any] = field(default_factory=dict)  # what was sent
     record: dict[str, Any] = field(default_factory=dict)  # what the target answered
+    # the record as reverse rules see it (``TargetConnector.read``), when the write's own answer
+    # carried all of it: the way back of a new record need not read it again
+    seen: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import pytest
 from bridgeline.config import settings_from_values
 from bridgeline.server.health import ConnectorHealth
 from bridgeline.sim import ServedApp
-from bridgeline.sim.jira import JiraScale, JiraSimulator
+from bridgeline.sim.jira import INTEGRATION_CLOUD, JiraScale, JiraSimulator
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ async def test_project_checks_are_repeated_only_every_project_ttl(jira: tuple[Ji
             "jira": {
                 "url": url,
                 "email": "bridgeline@example.com",
-                "api_token": "bridgeline-token",
+                "api_token": INTEGRATION_CLOUD[1],
                 "projects": ["PAY", "WEB", "OPS"],
             }
         }

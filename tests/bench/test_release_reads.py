@@ -13,7 +13,7 @@ from bridgeline.connectors.http import HttpClient
 from bridgeline.connectors.jira import JiraClient
 from bridgeline.connectors.jira.releases import ReleaseReader
 from bridgeline.sim import ServedApp
-from bridgeline.sim.jira import JiraScale, JiraSimulator
+from bridgeline.sim.jira import INTEGRATION_CLOUD, JiraScale, JiraSimulator
 
 FIELDS = ["summary", "status", "issuetype", "priority", "project", "fixVersions", "updated"]
 
@@ -27,7 +27,7 @@ def jira_url() -> Iterator[str]:
 
 @pytest.fixture
 async def jira(jira_url: str) -> AsyncIterator[JiraClient]:
-    http = HttpClient("jira", jira_url, auth=httpx.BasicAuth("bridgeline@example.com", "bridgeline-token"))
+    http = HttpClient("jira", jira_url, auth=httpx.BasicAuth(*INTEGRATION_CLOUD))
     client = JiraClient(http, deployment="cloud")
     try:
         yield client

@@ -14,7 +14,7 @@ import pytest
 from bridgeline.config import settings_from_values
 from bridgeline.model import EntityRef, Event
 from bridgeline.sim import ServedApp
-from bridgeline.sim.jira import JiraScale, JiraSimulator
+from bridgeline.sim.jira import INTEGRATION_CLOUD, JiraScale, JiraSimulator
 from bridgeline.sim.servicenow import ServiceNowSimulator
 from bridgeline.sync.service import Service
 
@@ -58,7 +58,7 @@ async def service(sims: tuple[str, str], tmp_path: Path) -> AsyncIterator[Servic
             "jira": {
                 "url": jira_url,
                 "email": "bridgeline@example.com",
-                "api_token": "bridgeline-token",
+                "api_token": INTEGRATION_CLOUD[1],
                 "projects": ["PAY"],
                 "poll_interval": AN_HOUR,
             },

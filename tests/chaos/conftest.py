@@ -19,7 +19,7 @@ import pytest
 
 from bridgeline.config import Settings, settings_from_values
 from bridgeline.sim import ServedApp
-from bridgeline.sim.jira import JiraScale, JiraSimulator
+from bridgeline.sim.jira import INTEGRATION_CLOUD, JiraScale, JiraSimulator
 from bridgeline.sim.servicenow import ServiceNowSimulator
 
 
@@ -112,7 +112,7 @@ class SmallWorld:
             "jira": {
                 "url": self.jira_url,
                 "email": "bridgeline@example.com",
-                "api_token": "bridgeline-token",
+                "api_token": INTEGRATION_CLOUD[1],
                 "projects": ["PAY"],
                 "poll_interval": 0.5,
                 "poll_overlap": 5,

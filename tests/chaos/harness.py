@@ -78,6 +78,7 @@ class ChaosReport:
     seconds: float = 0.0
     converged: bool = False
     clean_exits: bool = False
+    pending_after_stop: int = 0  # stored by polls that ended during the stop, for the next start
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -238,8 +239,9 @@ def run_chaos(plan: ChaosPlan, database_url: str, workdir: Path) -> tuple[ChaosR
         try:
             for replica in replicas:
                 replica.start()
+            converged: Any = None
             try:
-                _kill_and_converge(plan, world, replicas, rng, report, database_url)
+                converged = _kill_and_converge(plan, world, replicas, rng, report, database_url)
             except ChaosFailure as exc:
                 failure = exc  # still stop, count and report what was found
             report.clean_exits = all(r.stop() == 0 for r in replicas)
@@ -248,6 +250,11 @@ def run_chaos(plan: ChaosPlan, database_url: str, workdir: Path) -> tuple[ChaosR
                 replica.ensure_dead()
         state = asyncio.run(inbox_state(database_url))
         findings = world.check(state)
+        if converged is not None:
+            # A poll that ends during the stop stores what it found for the next start (durably, in
+            # the inbox): "nothing pending" is a property of the converged run, not of the stop.
+            report.pending_after_stop = findings.pending
+            findings.pending = converged.pending
         report.writes = state["writes"]
         report.faults = world.faults_injected()
         report.findings = asdict(findings)

@@ -27,6 +27,7 @@ from .conftest import DATABASES, Gate, SmallWorld, database, harness, set_integr
 
 running = harness.load_sibling("running")
 TOKEN = "notification-token-4c1f"
+ADMIN_TOKEN = "bad-input-admin-token-6d0e"
 OWN_USER = "bridgeline.integration"
 
 
@@ -168,6 +169,7 @@ def test_invalid_mapping_edits_while_the_daemon_works_keep_the_previous_set_live
         port = harness.free_port()
         values = world.settings(f"sqlite:///{tmp_path / 'bridgeline.db'}", port)
         values["mappings"] = [str(mappings)]
+        values["server"]["admin_token"] = ADMIN_TOKEN
         config = tmp_path / "bridgeline.yaml"
         config.write_text(yaml.safe_dump(values), encoding="utf-8")
         daemon = harness.Replica("replica", config, tmp_path / "daemon.log")
@@ -203,7 +205,7 @@ def test_invalid_mapping_edits_while_the_daemon_works_keep_the_previous_set_live
                 ),
                 90,
             ), daemon.tail()
-            assert daemon.stop() == 0
+            assert daemon.stop() == 0, daemon.tail()
         finally:
             daemon.ensure_dead()
         state = asyncio.run(harness.inbox_state(values["database_url"]))
@@ -221,7 +223,8 @@ def _edits_synced(world: Any) -> int:
 
 
 def _status(url: str) -> dict[str, Any]:
-    return dict(httpx.get(url + "/api/status", timeout=10).json())
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    return dict(httpx.get(url + "/api/status", headers=headers, timeout=10).json())
 
 
 def _wait_status(url: str, check: Any, timeout: float = 20.0) -> dict[str, Any]:

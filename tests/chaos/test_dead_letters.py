@@ -4,7 +4,9 @@ error, sends it back to the queue with fresh attempts, or forgets it."""
 from __future__ import annotations
 
 import asyncio
+import getpass
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,22 @@ def test_replay_queues_again_with_fresh_attempts_and_drop_forgets(
 
     assert main(["dlq", "replay", "-c", str(config)]) == 2  # neither an entity nor --all
     assert "name an entity" in capsys.readouterr().err
+
+
+def test_replays_and_drops_from_the_cli_are_audited_with_who_asked(config: Path, database_url: str) -> None:
+    assert main(["dlq", "replay", POISONED, "-c", str(config)]) == 0
+    assert main(["dlq", "drop", BROKEN, "-c", str(config)]) == 0
+    assert main(["dlq", "drop", FINE, "-c", str(config)]) == 1  # nothing done, nothing audited
+
+    async def audited() -> list[tuple[str, str, str | None]]:
+        store = await Store.open(database_url, migrate=False)
+        try:
+            return [(a.action, a.entity, a.detail) for a in await store.recent_audit(limit=10)]
+        finally:
+            await store.close()
+
+    who = f"cli:{getpass.getuser()}@{socket.gethostname()}"
+    assert sorted(asyncio.run(audited())) == [
+        ("drop", BROKEN, f"drop asked by {who}"),
+        ("replay", POISONED, f"replay asked by {who}"),
+    ]

@@ -205,7 +205,7 @@ def test_a_daemon_killed_after_a_comment_reached_jira_does_not_comment_twice(tmp
                 30,
             ), replica.tail()
             time.sleep(1.0)
-            assert replica.stop() == 0
+            assert replica.stop() == 0, replica.tail()
         finally:
             hold.released.set()
             replica.ensure_dead()

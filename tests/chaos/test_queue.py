@@ -180,11 +180,14 @@ async def test_a_worker_that_outlived_its_lease_stops_before_it_writes(
         await asyncio.sleep(0.1)
         # ... and another replica took the release over
         [taken] = await service.store.claim("other-replica", limit=1, lease_seconds=60)
-        # the stalled one, still running, is slow to look the change request up
-        small_world.snow_gate.hold("GET", "/api/now/table/change_request")
-        asyncio.get_running_loop().call_later(1.0, small_world.snow_gate.opened.set)
+        # the stalled one, still running, is slow to read the release from Jira (a new change request
+        # is created without a look-up first: the read is what comes before the create)
+        small_world.jira.faults.update({"latency_ms": 1000})
         worker = Worker(service.store, service.engine, service.settings.worker, worker_id="stalled-replica")
-        assert await worker.handle(stale) == "lost"  # it noticed at its first lease renewal
+        try:
+            assert await worker.handle(stale) == "lost"  # it noticed at its first lease renewal
+        finally:
+            small_world.jira.faults.update({"latency_ms": 0})
         await asyncio.sleep(1.5)
         assert small_world.change_requests() == []  # and gave up: no create went out
         row = await service.store.inbox_row(str(ref))

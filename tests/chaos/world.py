@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from bridgeline.sim import FaultConfig, ServedApp
-from bridgeline.sim.jira import JiraScale, JiraSimulator
+from bridgeline.sim.jira import INTEGRATION_CLOUD, JiraScale, JiraSimulator
 from bridgeline.sim.servicenow import ServiceNowSimulator
 
 MAPPINGS = Path(__file__).parent / "mappings"
@@ -207,7 +207,7 @@ class World:
             "jira": {
                 "url": self.jira_served.url,
                 "email": "bridgeline@example.com",
-                "api_token": "bridgeline-token",
+                "api_token": INTEGRATION_CLOUD[1],
                 "projects": sorted(self.projects.values()),
                 "poll_interval": 1.0,
                 "poll_overlap": 30,

@@ -11,15 +11,9 @@ import httpx
 import pytest
 import respx
 
-from bridgeline.connectors.http import (
-    HttpClient,
-    RetryPolicy,
-    TransientHTTPError,
-    endpoint_template,
-    parse_retry_after,
-)
+from bridgeline.connectors.http import HttpClient, RetryPolicy, endpoint_template, parse_retry_after
 from bridgeline.connectors.jira import jira_error_parser
-from bridgeline.errors import AuthenticationFailed, NotFound, RateLimited, RemoteRejected
+from bridgeline.errors import AuthenticationFailed, NotFound, RateLimited, RemoteRejected, RemoteUnavailable
 
 BASE = "https://example.test"
 FAST = RetryPolicy(attempts=4, initial=0.001, maximum=0.01, total=5, max_retry_after=5)
@@ -45,7 +39,7 @@ async def test_5xx_is_retried_until_it_succeeds(client: HttpClient) -> None:
 @respx.mock
 async def test_retries_stop_after_the_policy_and_the_error_is_retryable(client: HttpClient) -> None:
     route = respx.get(f"{BASE}/x").mock(return_value=httpx.Response(503, json={"errorMessages": ["down"]}))
-    with pytest.raises(TransientHTTPError) as info:
+    with pytest.raises(RemoteUnavailable) as info:
         await client.request("GET", "/x")
     assert route.call_count == FAST.attempts
     assert "503" in str(info.value) and "down" in str(info.value)
@@ -101,7 +95,7 @@ async def test_timeouts_are_retried_for_reads(client: HttpClient) -> None:
 @respx.mock
 async def test_a_create_is_not_repeated_when_its_outcome_is_unknown(client: HttpClient) -> None:
     route = respx.post(f"{BASE}/create").mock(side_effect=httpx.ReadTimeout("slow"))
-    with pytest.raises(TransientHTTPError) as info:
+    with pytest.raises(RemoteUnavailable) as info:
         await client.request("POST", "/create", json={})
     assert route.call_count == 1
     assert info.value.maybe_applied
@@ -157,3 +151,41 @@ def test_endpoint_labels_are_templates() -> None:
         endpoint_template("/api/now/table/change_request/" + "a" * 32) == "/api/now/table/change_request/{id}"
     )
     assert endpoint_template("/rest/api/3/version/10042?x=1") == "/rest/api/3/version/{id}"
+
+
+@respx.mock
+async def test_a_kept_alive_connection_the_server_closed_is_sent_again_quietly(client: HttpClient) -> None:
+    from structlog.testing import capture_logs
+
+    from bridgeline import metrics
+
+    def retries() -> float:
+        return metrics.API_RETRIES.labels("jira", "stale_connection")._value.get()
+
+    before = retries()
+    route = respx.get(f"{BASE}/x").mock(
+        side_effect=[
+            httpx.RemoteProtocolError("Server disconnected without sending a response."),
+            httpx.Response(200, json={"ok": 1}),
+        ]
+    )
+    with capture_logs() as logs:
+        assert (await client.request("GET", "/x")).json() == {"ok": 1}
+    assert route.call_count == 2 and retries() == before + 1
+    assert [e for e in logs if e["log_level"] in ("warning", "error")] == []
+
+
+@respx.mock
+async def test_a_connection_broken_twice_is_a_warning(client: HttpClient) -> None:
+    from structlog.testing import capture_logs
+
+    respx.get(f"{BASE}/x").mock(
+        side_effect=[
+            httpx.RemoteProtocolError("Server disconnected without sending a response."),
+            httpx.RemoteProtocolError("Server disconnected without sending a response."),
+            httpx.Response(200, json={}),
+        ]
+    )
+    with capture_logs() as logs:
+        await client.request("GET", "/x")
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["retrying call"]

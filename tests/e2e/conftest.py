@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -13,7 +14,8 @@ import pytest
 
 from bridgeline.config import Settings, settings_from_values
 from bridgeline.sim import ServedApp
-from bridgeline.sim.jira import JiraScale, JiraSimulator
+from bridgeline.sim.jira import INTEGRATION_CLOUD, JiraScale, JiraSimulator
+from bridgeline.sim.servicenow import INTEGRATION as SERVICENOW_INTEGRATION
 from bridgeline.sim.servicenow import ServiceNowSimulator
 from bridgeline.sync.service import Service
 
@@ -54,12 +56,39 @@ class Recorder:
         except ValueError:
             entry["body"] = raw
 
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request as the instance ran it: a Batch API call stands for the calls it carried
+        (each with its method, path, decoded JSON body and ``"batched": True``)."""
+        out: list[dict[str, Any]] = []
+        for c in self.calls:
+            if c["path"] != "/api/now/v1/batch" or not isinstance(c.get("body"), dict):
+                out.append(c)
+                continue
+            for item in c["body"].get("rest_requests") or []:
+                raw = base64.b64decode(item.get("body") or "")
+                out.append(
+                    {
+                        "method": item["method"],
+                        "path": item["url"].split("?")[0],
+                        "body": json.loads(raw) if raw else None,
+                        "batched": True,
+                    }
+                )
+        return out
+
     def writes(self, prefix: str = "/api/") -> list[dict[str, Any]]:
+        """The writes the instance ran (those carried by a batch included)."""
         return [
             c
-            for c in self.calls
-            if c["method"] in ("POST", "PATCH", "PUT", "DELETE") and c["path"].startswith(prefix)
+            for c in self.requests()
+            if c["method"] in ("POST", "PATCH", "PUT", "DELETE")
+            and c["path"].startswith(prefix)
+            and c["path"] != "/api/now/v1/batch"
         ]
+
+    def count(self, method: str, path: str) -> int:
+        """HTTP calls made to ``path`` (a batch counts once, as one call to the Batch API)."""
+        return sum(1 for c in self.calls if c["method"] == method and c["path"] == path)
 
     def clear(self) -> None:
         self.calls.clear()
@@ -97,11 +126,15 @@ def make_settings(sims: Sims, database_url: str, mappings: Path, **extra: Any) -
         "jira": {
             "url": sims.jira_url,
             "email": "bridgeline@example.com",
-            "api_token": "bridgeline-token",
+            "api_token": INTEGRATION_CLOUD[1],
             "projects": PROJECTS,
             "poll_overlap": 5,
         },
-        "servicenow": {"url": sims.snow_url, "username": "bridgeline.integration", "password": "bridgeline"},
+        "servicenow": {
+            "url": sims.snow_url,
+            "username": "bridgeline.integration",
+            "password": SERVICENOW_INTEGRATION[1],
+        },
         "worker": {"concurrency": 4, "backoff_initial": 0.05, "backoff_max": 0.2, "max_attempts": 3},
     }
     values.update(extra)

@@ -19,7 +19,8 @@ import pytest
 import yaml
 
 from bridgeline.sim import ServedApp
-from bridgeline.sim.jira import JiraSimulator
+from bridgeline.sim.jira import INTEGRATION_CLOUD, JiraSimulator
+from bridgeline.sim.servicenow import INTEGRATION as SERVICENOW_INTEGRATION
 from bridgeline.sim.servicenow import ServiceNowSimulator
 from bridgeline.store import Store
 
@@ -125,14 +126,14 @@ def test_a_daemon_killed_after_the_create_and_restarted_makes_no_second_change(
                 "jira": {
                     "url": jira.url,
                     "email": "bridgeline@example.com",
-                    "api_token": "bridgeline-token",
+                    "api_token": INTEGRATION_CLOUD[1],
                     "projects": ["PAY"],
                     "poll_interval": 0.5,
                 },
                 "servicenow": {
                     "url": snow_served.url,
                     "username": "bridgeline.integration",
-                    "password": "bridgeline",
+                    "password": SERVICENOW_INTEGRATION[1],
                     "poll_interval": 0.5,
                 },
                 # a short lease: the restarted daemon may take over the dead one's claim at once

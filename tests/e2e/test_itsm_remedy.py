@@ -12,7 +12,8 @@ import pytest
 
 from bridgeline.config import settings_from_values
 from bridgeline.sim import ServedApp
-from bridgeline.sim.jira import JiraSimulator
+from bridgeline.sim.jira import INTEGRATION_CLOUD, JiraSimulator
+from bridgeline.sim.remedy import INTEGRATION as REMEDY_INTEGRATION
 from bridgeline.sim.remedy import RemedySimulator
 from bridgeline.sync.service import Service
 
@@ -54,11 +55,11 @@ async def service(sims: Sims, database_url: str) -> AsyncIterator[Service]:
             "jira": {
                 "url": sims.jira_url,
                 "email": "bridgeline@example.com",
-                "api_token": "bridgeline-token",
+                "api_token": INTEGRATION_CLOUD[1],
                 "projects": ["PAY"],
                 "poll_overlap": 5,
             },
-            "remedy": {"url": sims.remedy_url, "username": "bridgeline", "password": "bridgeline"},
+            "remedy": {"url": sims.remedy_url, "username": "bridgeline", "password": REMEDY_INTEGRATION[1]},
             "worker": {"concurrency": 4, "backoff_initial": 0.05, "backoff_max": 0.2, "max_attempts": 3},
         }
     )

@@ -11,6 +11,8 @@ import pytest
 
 from bridgeline.config import settings_from_values
 from bridgeline.model import EntityRef, Event
+from bridgeline.sim.jira import INTEGRATION_CLOUD
+from bridgeline.sim.servicenow import INTEGRATION as SERVICENOW_INTEGRATION
 from bridgeline.sync.service import Service
 
 from .conftest import Sims
@@ -34,14 +36,14 @@ async def start(sims: Sims, database_url: str) -> AsyncIterator[StartService]:
                 "jira": {
                     "url": sims.jira_url,
                     "email": "bridgeline@example.com",
-                    "api_token": "bridgeline-token",
+                    "api_token": INTEGRATION_CLOUD[1],
                     "projects": ["PAY"],
                     "poll_overlap": 5,
                 },
                 "servicenow": {
                     "url": sims.snow_url,
                     "username": "bridgeline.integration",
-                    "password": "bridgeline",
+                    "password": SERVICENOW_INTEGRATION[1],
                     **servicenow,
                 },
                 "worker": {"concurrency": 4, "backoff_initial": 0.05, "backoff_max": 0.2, "max_attempts": 3},
@@ -118,7 +120,13 @@ async def test_change_api_release_becomes_a_normal_change_with_tasks_under_it(
     [change] = changes(sims)
     assert change["type"] == "normal" and change["state"] == "-5"
     assert calls(sims, "POST", "/api/sn_chg_rest/change/normal") == 1
-    assert calls(sims, "POST", f"/api/sn_chg_rest/change/{change['sys_id']}/task") == issue_count(sims)
+    # the tasks in one Batch API call, each under the change as the Change API makes them
+    assert calls(sims, "POST", "/api/now/v1/batch") == 1
+    carried = [c for c in sims.snow_calls.requests() if c.get("batched")]
+    assert [c["path"] for c in carried] == [f"/api/sn_chg_rest/change/{change['sys_id']}/task"] * issue_count(
+        sims
+    )
+    assert calls(sims, "GET", "/api/sn_chg_rest/change") == 0  # nothing was begun before: no lookup
     assert len(tasks_of(sims, change["sys_id"])) == issue_count(sims)
     assert calls(sims, "POST", "/api/now/table/change_request") == 0
 
@@ -168,7 +176,11 @@ async def test_an_oauth_token_expiring_mid_run_is_invisible(start: StartService,
     assert len(tokens) == 1  # one new token after the 401, then the write went through
     patches = [c for c in sims.snow_calls.writes() if c["method"] == "PATCH"]
     assert len(patches) == 1 and patches[0]["body"] == {"short_description": f"{key}: Rotate keys"}
-    users = {c.get("user") for c in sims.snow.state.calls if c["method"] == "PATCH"}
+    users = {
+        c.get("user")
+        for c in sims.snow.state.calls
+        if c["method"] == "PATCH" or c["path"] == "/api/now/v1/batch"
+    }
     assert users == {"bridgeline.integration"}
 
 

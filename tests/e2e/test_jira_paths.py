@@ -120,8 +120,11 @@ def test_the_webhook_path_makes_the_records_the_poll_path_wants(
         assert any(d["duplicate"] for d in deliveries), "Jira delivered some twice"
     assert {w["method"] for w in webhook_writes} >= {"POST", "PATCH"}, "new task, changed fields"
 
-    # the poll path, from scratch, against the same Jira and ServiceNow: it wants nothing changed
+    # the poll path, from scratch, against the same Jira and ServiceNow (so it is told to look for the
+    # records an earlier bridgeline made): it wants nothing changed
     polled = payments_only(make_settings(sims, f"sqlite:///{tmp_path / 'poll.db'}", e2e_mappings))
+    assert polled.servicenow is not None
+    polled.servicenow = polled.servicenow.model_copy(update={"look_before_create": "always"})
     sims.snow_calls.clear()
     with Bridgeline(polled) as poller:
         report = poller.call(poller.service.sync_once())

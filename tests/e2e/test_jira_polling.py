@@ -17,7 +17,8 @@ from bridgeline.connectors.jira import BASE_ISSUE_FIELDS
 from bridgeline.connectors.jira.changes import POLL_FIELDS
 from bridgeline.mapping import load_mapping_set
 from bridgeline.sim import ServedApp
-from bridgeline.sim.jira import JiraSimulator
+from bridgeline.sim.jira import INTEGRATION_CLOUD, INTEGRATION_PAT, JiraSimulator
+from bridgeline.sim.servicenow import INTEGRATION as SERVICENOW_INTEGRATION
 from bridgeline.sim.servicenow import ServiceNowSimulator
 from bridgeline.sync.service import Service
 
@@ -55,9 +56,9 @@ async def test_cloud_and_data_center_polls_make_the_same_change_requests(
     deployment: Deployment, database_url: str, e2e_mappings: Path
 ) -> None:
     credentials: dict[str, Any] = (
-        {"email": "bridgeline@example.com", "api_token": "bridgeline-token"}
+        {"email": INTEGRATION_CLOUD[0], "api_token": INTEGRATION_CLOUD[1]}
         if deployment.mode == "cloud"
-        else {"token": "bridgeline-pat"}
+        else {"token": INTEGRATION_PAT}
     )
     settings = settings_from_values(
         {
@@ -67,7 +68,7 @@ async def test_cloud_and_data_center_polls_make_the_same_change_requests(
             "servicenow": {
                 "url": deployment.snow_url,
                 "username": "bridgeline.integration",
-                "password": "bridgeline",
+                "password": SERVICENOW_INTEGRATION[1],
             },
         }
     )

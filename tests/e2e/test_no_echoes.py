@@ -13,6 +13,8 @@ import pytest
 import uvicorn
 
 from bridgeline.server import create_app
+from bridgeline.sim.jira import INTEGRATION_CLOUD
+from bridgeline.sim.servicenow import INTEGRATION as SERVICENOW_INTEGRATION
 from bridgeline.sync.service import Service
 
 from .conftest import Sims, make_settings
@@ -31,7 +33,7 @@ async def running(sims: Sims, database_url: str) -> AsyncIterator[tuple[Service,
         jira={
             "url": sims.jira_url,
             "email": "bridgeline@example.com",
-            "api_token": "bridgeline-token",
+            "api_token": INTEGRATION_CLOUD[1],
             "projects": ["PAY", "WEB"],
             "poll_overlap": 5,
             "webhook_secret": JIRA_SECRET,
@@ -39,7 +41,7 @@ async def running(sims: Sims, database_url: str) -> AsyncIterator[tuple[Service,
         servicenow={
             "url": sims.snow_url,
             "username": "bridgeline.integration",
-            "password": "bridgeline",
+            "password": SERVICENOW_INTEGRATION[1],
             "webhook_secret": SNOW_SECRET,
         },
     )

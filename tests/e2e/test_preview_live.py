@@ -10,7 +10,7 @@ import pytest
 
 from bridgeline.cli import main
 from bridgeline.sim import ServedApp
-from bridgeline.sim.jira import JiraSimulator
+from bridgeline.sim.jira import INTEGRATION_CLOUD, JiraSimulator
 
 SHIPPED = Path(__file__).parents[2] / "mappings"
 
@@ -25,7 +25,7 @@ def jira() -> Iterator[tuple[JiraSimulator, str]]:
 def config(tmp_path: Path, url: str) -> Path:
     path = tmp_path / "bridgeline.yaml"
     path.write_text(
-        f"jira:\n  url: {url}\n  email: bridgeline@example.com\n  api_token: bridgeline-token\n"
+        f"jira:\n  url: {url}\n  email: bridgeline@example.com\n  api_token: {INTEGRATION_CLOUD[1]}\n"
         "  projects: [PAY, WEB, OPS]\n"
     )
     return path

@@ -14,8 +14,10 @@ import pytest
 from bridgeline.config import settings_from_values
 from bridgeline.model import Link
 from bridgeline.sim import ServedApp
-from bridgeline.sim.jira import JiraSimulator
+from bridgeline.sim.jira import INTEGRATION_CLOUD, JiraSimulator
+from bridgeline.sim.remedy import INTEGRATION as REMEDY_INTEGRATION
 from bridgeline.sim.remedy import RemedySimulator
+from bridgeline.sim.servicenow import INTEGRATION as SERVICENOW_INTEGRATION
 from bridgeline.sim.servicenow import ServiceNowSimulator
 from bridgeline.sync.service import Service
 
@@ -54,17 +56,17 @@ async def start(world: World, database_url: str, api: str) -> Service:
             "jira": {
                 "url": world.jira_url,
                 "email": "bridgeline@example.com",
-                "api_token": "bridgeline-token",
+                "api_token": INTEGRATION_CLOUD[1],
                 "projects": ["PAY", "WEB", "OPS"],
                 "poll_overlap": 5,
             },
             "servicenow": {
                 "url": world.snow_url,
                 "username": "bridgeline.integration",
-                "password": "bridgeline",
+                "password": SERVICENOW_INTEGRATION[1],
                 "api": api,
             },
-            "remedy": {"url": world.remedy_url, "username": "bridgeline", "password": "bridgeline"},
+            "remedy": {"url": world.remedy_url, "username": "bridgeline", "password": REMEDY_INTEGRATION[1]},
             "worker": {"concurrency": 4, "backoff_initial": 0.05, "backoff_max": 0.2, "max_attempts": 3},
         }
     )
@@ -171,8 +173,15 @@ async def test_servicenow_round_trip_from_release_to_released(service: Service, 
             f"/change_request/{link.target.id}",
             json={"state": "3", "close_code": "successful", "close_notes": "Deployed"},
         ).raise_for_status()
+        closed = api.get(f"/change_request/{link.target.id}").json()["result"]
     await settled(service)
     assert version(world, version_id)["released"]
+    # releasing the version changed what the mapping renders; the closed change takes none of it
+    with world.snow_api() as api:
+        now = api.get(f"/change_request/{link.target.id}").json()["result"]
+    assert now["sys_mod_count"] == closed["sys_mod_count"] and now["state"] == "3"
+    held = [e for e in await service.store.recent_audit(limit=500) if e.action == "held"]
+    assert [e.target_number for e in held] == [number], held
     key = next(iter(in_review))
     assert any(t.startswith(f"{number} (closed)") for t in remote_titles(world, key))
 

@@ -145,7 +145,7 @@ def test_the_release_context() -> None:
         "user_start_date": None,
         "project_id": "10000",
         "self": "https://acme.atlassian.net/rest/api/3/version/10042",
-        "url": "https://acme.atlassian.net/projects/PAY/versions/10042",
+        "url": "https://acme.atlassian.net/projects/PAY/versions/10042/tab/release-report-all-issues",
         "issue_count": 2,
     }
     assert ctx["version"]["raw"] is version
@@ -153,6 +153,12 @@ def test_the_release_context() -> None:
     assert (p["key"], p["lead"], p["category"], p["type"]) == ("PAY", "Priya Raman", "Money", "software")
     assert [i["key"] for i in ctx["issues"]] == ["PAY-101", "INFRA-411"]
     assert ctx["now"] == NOW
+
+
+def test_a_data_center_release_links_to_its_version_page() -> None:
+    version = {"id": "10042", "name": "1.4.0", "self": "https://jira.calbro.example/rest/api/2/version/10042"}
+    ctx = version_context(version, {"key": "INFRA"}, [], NOW)
+    assert ctx["version"]["url"] == "https://jira.calbro.example/projects/INFRA/versions/10042"
 
 
 def test_a_webhook_version_without_project_or_dates() -> None:

@@ -13,6 +13,7 @@ from bridgeline.mapping import load_mapping_set
 from bridgeline.mapping._context import ISSUE_KEYS, LINK_KEYS, PROJECT_KEYS, TARGET_KEYS, VERSION_KEYS
 from bridgeline.mapping._filters import FILTERS
 from bridgeline.mapping._language import MappingDocument
+from bridgeline.mapping._trains import MEMBER_KEYS, SERVICE_KEYS, TRAIN_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "mappings.md").read_text(encoding="utf-8")
@@ -32,7 +33,8 @@ def test_every_filter_is_documented(name: str) -> None:
 @pytest.mark.parametrize(
     ("heading", "keys"),
     [("### version", VERSION_KEYS), ("### project", PROJECT_KEYS), ("### issues and issue", ISSUE_KEYS),
-     ("### target (reverse rules)", TARGET_KEYS), ("### link", LINK_KEYS)],
+     ("### target (reverse rules)", TARGET_KEYS), ("### link", LINK_KEYS),
+     ("### train, members and services", TRAIN_KEYS + MEMBER_KEYS + SERVICE_KEYS)],
 )  # fmt: skip
 def test_every_context_key_is_documented(heading: str, keys: tuple[str, ...]) -> None:
     section = DOC.split(heading + "\n", 1)[1].split("\n### ", 1)[0]
@@ -55,6 +57,8 @@ BASES = {
                 "identity": "jira:{{ project.key }}:version:{{ version.id }}"},
     "issue": {"source": {"entity": "issue"}, "target": SNOW,
               "identity": "jira:{{ project.key }}:issue:{{ issue.id }}"},
+    "train": {"source": {"entity": "train", "projects": ["PAY", "WEB"]}, "target": SNOW,
+              "identity": "jira:train:{{ train.key }}"},
 }  # fmt: skip
 
 

@@ -322,7 +322,18 @@ def test_dates(render, value: Any, filter_: str, expected: str) -> None:
         ("2024-05-06", "-1, at='09:00'", "2024-05-03 09:00:00"),  # backwards over the weekend
         ("2024-05-08", "1, holidays=vars.holidays", "2024-05-10 00:00:00"),  # Ascension Day skipped
         ("2024-05-03T15:30:00Z", "2", "2024-05-07 15:30:00"),  # keeps the time of day
-        ("2024-05-03", "1, weekend=[4, 5, 6]", "2024-05-06 00:00:00"),  # Friday is weekend too
+        ("2024-05-03", "1, weekend=[4, 5, 6]", "2024-05-07 00:00:00"),  # Friday off: Monday, then Tuesday
+        # a weekend or holiday first rolls forward to a business day, then counts: 0 and 1 never meet
+        ("2024-05-04", "1, at='06:00'", "2024-05-07 06:00:00"),  # Saturday + 1 is Tuesday
+        ("2024-05-05", "0", "2024-05-06 00:00:00"),  # Sunday + 0 is Monday
+        ("2024-05-05", "1", "2024-05-07 00:00:00"),  # Sunday + 1 is Tuesday
+        ("2024-05-04", "-1", "2024-05-03 00:00:00"),  # Saturday - 1 is Friday
+        ("2024-05-01", "0, holidays=vars.holidays", "2024-05-02 00:00:00"),  # a holiday + 0: the next day
+        ("2024-05-01", "1, holidays=vars.holidays", "2024-05-03 00:00:00"),  # a holiday + 1: the one after
+        ("2024-05-01", "-1, holidays=vars.holidays", "2024-04-30 00:00:00"),
+        ("2024-05-04T15:30:00Z", "0", "2024-05-06 15:30:00"),  # rolled, keeping the time of day
+        # the day is read in tz: 23:30 UTC on Friday is Saturday in Berlin
+        ("2024-05-03T23:30:00Z", "0, tz='Europe/Berlin'", "2024-05-05 23:30:00"),
     ],
 )
 def test_add_business_days(render, start: str, args: str, expected: str) -> None:

@@ -82,7 +82,8 @@ def test_unknown_targets_and_records_suggest_the_right_word(problems, kit) -> No
         "a.yaml:5:9: target: unknown system 'servicenw' (expected 'servicenow', 'remedy') "
         "(did you mean 'servicenow'?)",
         "b.yaml:5:38: target.record: 'incident' is not one of 'change_request' or 'change_task'",
-        "c.yaml:4:32: source.entity: 'versions' is not one of 'version' or 'issue' (did you mean 'version'?)",
+        "c.yaml:4:32: source.entity: 'versions' is not one of 'version', 'issue' or 'train' "
+        "(did you mean 'version'?)",
     ]
 
 
@@ -312,6 +313,23 @@ def test_an_action_does_one_thing(problems, kit) -> None:
     ]
 
 
+def test_a_required_template_has_no_default_borrowed_from_another_field(problems, kit) -> None:
+    # a remote link's title defaults to the change's number; a property's key has no default
+    text = kit.mapping(
+        body="""\
+        reverse:
+          - name: r
+            when: target.approval == "approved"
+            actions:
+              - remote_link: {}
+              - version_property: {value: "{{ link.number }}"}
+        """
+    )
+    assert problems(text) == [
+        "mapping.yaml:12:27: reverse[0].actions[1].version_property.key: missing required key 'key'"
+    ]
+
+
 def test_yaml_1_1_surprises_are_off(load, kit) -> None:
     text = kit.mapping(
         body="""\
@@ -349,3 +367,56 @@ def _ctx() -> dict:
     from bridgeline.mapping import version_context
 
     return version_context({"id": "1", "name": "1.0"}, {"key": "NO"}, [], datetime(2024, 1, 1, tzinfo=UTC))
+
+
+def test_gate_and_deployment_rules_are_checked_with_their_place(problems, kit) -> None:
+    text = kit.mapping(
+        body="""\
+        gate:
+          window: sometimes
+          freezes:
+            - {from: "2026-12-24", until: "2026-12-20", reason: Christmas}
+        deployments:
+          - name: started
+            states: [begun]
+            change:
+              work_notes: "{{ deployment.run_link }}"
+        """
+    )
+    found = problems(text)
+    assert any("gate.window" in p and ":8:" in p for p in found), found
+    assert (
+        "mapping.yaml:10:7: gate.freezes[0]: the freeze ends (2026-12-20) before it begins (2026-12-24)"
+        in found
+    )
+    assert any(
+        p.startswith("mapping.yaml:13:14: deployments[0].states[0]: 'begun' is not one of") for p in found
+    )
+
+
+def test_deployment_templates_read_only_what_they_may(problems, kit) -> None:
+    text = kit.mapping(
+        body="""\
+        deployments:
+          - name: started
+            states: [started]
+            change:
+              work_notes: "{{ deployment.run_link }}"
+        """
+    )
+    [problem] = problems(text)
+    assert problem.startswith("mapping.yaml:11:") and "deployments[0].change.work_notes" in problem
+    assert "run_link" in problem
+
+
+def test_deployment_rules_need_a_release(problems, kit) -> None:
+    text = kit.mapping(
+        body="""\
+        deployments:
+          - name: started
+            states: [started]
+        """,
+        entity="issue",
+    )
+    [problem] = problems(text)
+    assert "deployment rules need a release" in problem

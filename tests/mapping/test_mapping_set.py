@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ def test_lookup_and_sources() -> None:
         "emergency",
     )
     assert hotfix.on_error == "dead_letter"
-    assert "servicenow-hotfix" in mappings and len(mappings) == 3
+    assert "servicenow-hotfix" in mappings and len(mappings) == 4
     with pytest.raises(KeyError, match="did you mean 'servicenow-hotfix'"):
         mappings.get("servicenow-hotfx")
 
@@ -109,9 +110,28 @@ def test_the_public_surface() -> None:
     import bridgeline.mapping as public
 
     assert sorted(public.__all__) == [
-        "ChildSpec", "Mapping", "MappingSet", "MappingSetError", "MappingTest", "Problem", "RemovePolicy",
-        "Rendered", "RenderedChild", "ReverseAction", "SourceSpec", "TargetSpec", "issue_context",
-        "json_schema", "load_mapping_set", "normalize_issue", "version_context",
+        "ChildSpec", "DeploymentPlan", "GateSpec", "Mapping", "MappingSet", "MappingSetError", "MappingTest",
+        "Problem", "RemovePolicy", "Rendered", "RenderedChild", "ReverseAction", "SourceSpec", "TargetSpec",
+        "environment_matches", "issue_context", "json_schema", "load_mapping_set", "normalize_issue",
+        "release_page", "split_child_key", "train_context", "train_level", "version_context",
     ]  # fmt: skip
     assert all(hasattr(public, name) for name in public.__all__)
     assert issubclass(public.MappingSetError, ConfigError)
+
+
+def test_a_mapping_says_why_it_does_not_apply(kit: Any, load: Any) -> None:
+    from bridgeline.mapping import version_context
+
+    source = "entity: version, projects: [PAY, WEB], when: 'version.released'}"
+    mapping = load(kit.mapping().replace("entity: version}", source)).get("rel")
+    now = kit.now
+    version = {"id": "1", "name": "1.0", "released": False, "projectId": 10000}
+    assert "names no project" in (mapping.why_not(version_context(version, None, [], now)) or "")
+    assert mapping.why_not(version_context(version, {"key": "OPS"}, [], now)) == (
+        "source.projects is [PAY, WEB]; the input's project is OPS"
+    )
+    assert mapping.why_not(version_context(version, {"key": "PAY"}, [], now)) == (
+        "source.when is false for this input: version.released"
+    )
+    released = {**version, "released": True}
+    assert mapping.why_not(version_context(released, {"key": "PAY"}, [], now)) is None

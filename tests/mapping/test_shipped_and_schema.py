@@ -22,6 +22,7 @@ def test_every_shipped_mapping_has_tests_and_they_pass() -> None:
     mappings = load_mapping_set([ROOT / "mappings"])
     assert {m.name for m in mappings.mappings} == {
         "servicenow-release",
+        "servicenow-train",
         "servicenow-hotfix",
         "remedy-release",
     }

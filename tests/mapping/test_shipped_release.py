@@ -64,3 +64,42 @@ def test_an_approval_gives_transitions_with_stable_keys(release_ctx: dict) -> No
         ("PAY-101", "Ready for Release"),  # in review; PAY-102 is still in progress
     ]
     assert {a.key for a in transitions} <= {a.key for a in later}
+
+
+APPROVED = {
+    "system": "servicenow", "record": "change_request", "number": "CHG0030042",
+    "url": "https://acme.service-now.com/change_request.do?sys_id=4f1e", "state": "scheduled",
+    "approval": "approved", "approver": "Dana CAB",
+}  # fmt: skip
+
+
+def _deployment(state: str, environment: str = "production") -> dict:
+    run = {"run_id": "4711", "run_url": "https://ci.example.com/runs/4711", "commit": "9fceb02"}
+    return {"environment": environment, "state": state, "source": "bridgeline", **run}
+
+
+@pytest.mark.parametrize("name", ["servicenow-release", "remedy-release"])
+def test_shipped_deployment_rules_move_the_change_and_tell_jira_per_run_and_state(
+    release_ctx: dict, name: str
+) -> None:
+    mapping = load_mapping_set([MAPPINGS]).get(name)
+    ctx = {**release_ctx, "target": APPROVED, "link": {"number": "CHG0030042"}}
+    [started] = mapping.deployment({**ctx, "deployment": _deployment("started")})
+    [succeeded] = mapping.deployment({**ctx, "deployment": _deployment("succeeded")})
+    [failed] = mapping.deployment({**ctx, "deployment": _deployment("failed")})
+    if name == "servicenow-release":
+        assert started.change["state"] == "implement"
+        assert "https://ci.example.com/runs/4711" in started.change["work_notes"]
+        assert succeeded.change["state"] == "closed" and succeeded.change["close_code"] == "successful"
+        assert "run 4711" in succeeded.change["close_notes"]
+        assert failed.change["close_code"] == "unsuccessful"
+    else:
+        assert started.change == {"Status": "Implementation In Progress"}
+        assert succeeded.change == {"Status": "Completed", "Status Reason": "Successful"}
+        assert failed.change == {"Status": "Completed", "Status Reason": "Unsuccessful"}
+    kinds = {a.kind for a in started.actions}
+    assert kinds == {"comment", "remote_link"}
+    assert all(a.key.endswith("/production:4711:started") for a in started.actions)
+    assert [a.kind for a in succeeded.actions if a.scope == "version"] == ["release_version"]
+    # a staging deployment is none of production's business
+    assert mapping.deployment({**ctx, "deployment": _deployment("started", "staging")}) == []

@@ -1,9 +1,13 @@
-"""A small stand-in for Helm's template engine, for machines without ``helm``.
+"""A small stand-in for Helm's template engine, for machines without Helm.
 
 It implements the part of Go templates and Sprig the chart uses - actions with ``{{-``/``-}}``
-trimming, comments, ``if/else if/else``, ``with``, ``range`` (with ``$k, $v :=``), ``define`` and
-``include``, variables, pipelines, parentheses - and fails loudly on anything else, so the chart
-stays within what is checked here. When ``helm`` is installed the tests use it instead.
+trimming, comments, ``if/else if/else``, ``with``, ``range`` (with ``$k, $v :=`` and ``else``),
+``define`` and ``include``, variables (``:=`` and ``=``), pipelines, parentheses, ``required``,
+``fail``, ``toYaml``, ``sha256sum``, ``dig``, ``lookup`` (empty, as in ``helm template``) - and
+fails loudly on anything else, so the chart stays within what is checked here. Like Helm it drops
+a default that a supplied value sets to null and validates the values against
+``values.schema.json``. Where Helm is installed (the Helm SDK, ``helm_python``), the tests render
+with it and check that this stand-in renders the same manifests.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ class TemplateError(Exception):
 
 class Fail(TemplateError):
     """The chart called ``fail`` (or ``required`` found nothing)."""
+
+
+class InvalidValues(TemplateError):
+    """The values do not match the chart's ``values.schema.json``."""
 
 
 _ACTION = re.compile(r"\{\{(-\s)?(.*?)(\s-)?\}\}", re.S)
@@ -179,6 +187,8 @@ class Renderer:
             return self.lookup(value, path)
         if word.startswith("."):
             return self.lookup(dot, word[1:])
+        if word in FUNCTIONS:  # a function named as an argument is called with none (Go's rule)
+            return FUNCTIONS[word]()
         raise TemplateError(f"unknown operand {word!r}")
 
     @staticmethod
@@ -263,7 +273,15 @@ def _text(value: Any) -> str:
 
 
 def _to_yaml(value: Any) -> str:
-    return yaml.safe_dump(value, sort_keys=True, default_flow_style=False).rstrip("\n") if value else ""
+    """Like Helm's: keys sorted, no trailing newline, ``{}``/``[]``/``null`` for empty values."""
+    if value is None:
+        return "null"
+    if isinstance(value, (dict, list)):
+        if not value:
+            return "{}" if isinstance(value, dict) else "[]"
+        return yaml.safe_dump(value, sort_keys=True, default_flow_style=False).rstrip("\n")
+    text = yaml.safe_dump(value, default_flow_style=False)
+    return text.removesuffix("\n").removesuffix("\n...").rstrip("\n")
 
 
 def _indent(n: int, text: str) -> str:
@@ -278,9 +296,19 @@ def _fail(message: str) -> Any:
     raise Fail(message)
 
 
-def _required(message: str, value: Any) -> Any:
+def _required(message: str, value: Any = None) -> Any:
     if _empty(value):
         raise Fail(message)
+    return value
+
+
+def _dig(*args: Any) -> Any:
+    """``dig "a" "b" default map``: the nested value, or the default where a key is missing."""
+    *keys, fallback, value = args
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            return fallback
+        value = value[key]
     return value
 
 
@@ -310,26 +338,52 @@ FUNCTIONS: dict[str, Any] = {
     "fail": _fail,
     "required": _required,
     "sha256sum": lambda s: hashlib.sha256(str(s).encode()).hexdigest(),
+    "list": lambda *a: list(a),
+    "dict": lambda *a: {str(a[i]): a[i + 1] for i in range(0, len(a) - 1, 2)},
+    "get": lambda d, key: (d or {}).get(key, ""),
+    "dig": _dig,
+    # no cluster is asked, as with `helm template`: every lookup finds nothing
+    "lookup": lambda api_version, kind, namespace, name: {},
 }
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Helm's coalescing: maps merge, anything else replaces, null removes the default."""
     out = dict(base)
     for key, value in override.items():
-        out[key] = (
-            deep_merge(out[key], value)
-            if isinstance(value, dict) and isinstance(out.get(key), dict)
-            else value
-        )
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
     return out
+
+
+def validate_values(chart: Path, values: dict[str, Any]) -> None:
+    """Refuse values that ``values.schema.json`` rejects, each error at its JSON pointer."""
+    path = chart / "values.schema.json"
+    if not path.exists():
+        return
+    import json
+
+    import jsonschema
+
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    errors = sorted(validator.iter_errors(values), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"- at '/{'/'.join(str(p) for p in e.absolute_path)}': {e.message}" for e in errors]
+        raise InvalidValues("values don't meet the chart's schema:\n" + "\n".join(lines))
 
 
 def render_chart(
     chart: Path, values: dict[str, Any] | None = None, release: str = "bridgeline"
 ) -> dict[str, str]:
-    """Rendered manifests by template name (``deployment.yaml``), like ``helm template``."""
+    """Rendered templates by file name (``deployment.yaml``, ``NOTES.txt``), like ``helm template``."""
     meta = yaml.safe_load((chart / "Chart.yaml").read_text(encoding="utf-8"))
     merged = deep_merge(yaml.safe_load((chart / "values.yaml").read_text(encoding="utf-8")), values or {})
+    validate_values(chart, merged)
     context = {
         "Values": merged,
         "Chart": {"Name": meta["name"], "Version": meta["version"], "AppVersion": meta["appVersion"]},
@@ -340,7 +394,7 @@ def render_chart(
     for path in sorted((chart / "templates").iterdir()):
         nodes, found = parse(path.read_text(encoding="utf-8"))
         defines.update(found)
-        if path.suffix == ".yaml":
+        if path.suffix == ".yaml" or path.name == "NOTES.txt":
             parsed[path.name] = nodes
     renderer = Renderer(defines)
     return {name: renderer.render(nodes, context, {"$": context}) for name, nodes in parsed.items()}

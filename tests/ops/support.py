@@ -12,7 +12,7 @@ import httpx
 import yaml
 
 from bridgeline.sim import ServedApp
-from bridgeline.sim.jira import JiraScale, JiraSimulator
+from bridgeline.sim.jira import INTEGRATION_CLOUD, JiraScale, JiraSimulator
 from bridgeline.sim.remedy import DEFAULT_USERS, RemedySimulator, User
 from bridgeline.sim.servicenow import ServiceNowSimulator
 
@@ -86,7 +86,7 @@ def settings_values(sims: Sims, database_url: str, **extra: Any) -> dict[str, An
         "jira": {
             "url": sims.jira_url,
             "email": "bridgeline@example.com",
-            "api_token": "bridgeline-token",
+            "api_token": INTEGRATION_CLOUD[1],
             "projects": ["PAY"],
             "poll_overlap": 5,
         },

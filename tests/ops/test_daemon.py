@@ -3,6 +3,7 @@ logs one JSON line per sync action, and never shows a secret - in logs, pages, A
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -33,14 +34,20 @@ def free_port() -> int:
         return port
 
 
+ADMIN_TOKEN = "ops-admin-token-2b8e"
+
+
 class Process:
-    def __init__(self, proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], url: str, log: Path, token: str = ADMIN_TOKEN) -> None:
         self.proc = proc
         self.url = url
         self.log = log
+        self.token = token
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.get(self.url + path, timeout=10, **kwargs)
+        """GET as an operator (with the admin token)."""
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        return httpx.get(self.url + path, timeout=10, headers=headers, **kwargs)
 
     def wait_for(self, check: Callable[[dict[str, Any]], bool], timeout: float = 20.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -64,7 +71,9 @@ class Process:
 
 
 @contextmanager
-def bridgeline_run(config: Path, port: int, env: dict[str, str], log: Path) -> Iterator[Process]:
+def bridgeline_run(
+    config: Path, port: int, env: dict[str, str], log: Path, token: str = ADMIN_TOKEN
+) -> Iterator[Process]:
     full = {
         k: v
         for k, v in os.environ.items()
@@ -79,7 +88,9 @@ def bridgeline_run(config: Path, port: int, env: dict[str, str], log: Path) -> I
             stderr=subprocess.STDOUT,
         )
         try:
-            yield Process(proc, f"http://127.0.0.1:{port}", log)
+            yield Process(
+                proc, f"http://127.0.0.1:{port}", log, env.get("BRIDGELINE_SERVER__ADMIN_TOKEN", token)
+            )
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -95,7 +106,7 @@ def daemon_config(sims: Any, tmp_path: Path, port: int, **extra: Any) -> Path:
         mappings=[str(mappings)],
         jira={"poll_interval": 0.5},
         worker={"poll_idle": 0.1},
-        server={"port": port},
+        server={"port": port, "admin_token": ADMIN_TOKEN},
         log_format="json",
         **extra,
     )
@@ -202,7 +213,8 @@ def test_no_secret_reaches_logs_pages_apis_or_error_messages(
         sims.set_jira_token("revoked-and-replaced")
         time.sleep(1.0)
         for path in ("/status", "/api/status", "/readyz", "/metrics", "/api/dead-letters", "/status/preview"):
-            seen.append(daemon.get(path).text)
+            seen.append(daemon.get(path).text)  # everything an operator sees
+            seen.append(httpx.get(daemon.url + path, timeout=10).text)  # and what a stranger is told
         (dead,) = daemon.get("/api/status").json()["dead_letters"]
         assert "401" in dead["error"]
         replay = httpx.post(
@@ -231,3 +243,86 @@ def test_no_secret_reaches_logs_pages_apis_or_error_messages(
     everything = "\n".join(seen)
     for secret in forms_of(SECRETS):
         assert secret not in everything, f"{secret!r} leaked"
+
+
+REFLECTED = "snow-pw-Refl3ct-Wd82-Hq61"
+
+
+class Reflecting:
+    """A ServiceNow that refuses every change_request call and quotes the password it was sent,
+    placed so that a cut of the answer at 500 characters falls inside it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and "/change_request" in scope["path"]:
+            body = ("." * 492 + REFLECTED + " is not the password of bridgeline.integration").encode()
+            headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": 401, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+def test_a_secret_reflected_in_a_remote_error_is_masked_everywhere_the_error_is_shown(
+    sims: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bridgeline.log import MIN_CUT_SECRET
+    from bridgeline.sim import ServedApp
+    from bridgeline.store import Store
+
+    port = free_port()
+    with ServedApp(Reflecting(sims.snow.app)) as snow:
+        config = daemon_config(sims, tmp_path, port, servicenow={"url": snow.url, "password": REFLECTED})
+        shown: dict[str, str] = {}
+        with bridgeline_run(config, port, {}, tmp_path / "bridgeline.log") as daemon:
+            status = daemon.wait_for(
+                lambda s: s["queue"]["dead"] >= 1 and any(c["system"] == "servicenow" for c in s["checks"])
+            )
+            entity = status["dead_letters"][0]["entity"]
+            shown["/api/status"] = json.dumps(status)
+            for path in ("/readyz", "/status", "/api/dead-letters"):
+                shown[path] = daemon.get(path).text
+            daemon.proc.send_signal(signal.SIGTERM)
+            assert daemon.proc.wait(30) == 0
+        shown["logs"] = daemon.log.read_text(encoding="utf-8")
+
+        async def last_error() -> str:
+            store = await Store.open(f"sqlite:///{tmp_path / 'bridgeline.db'}", migrate=False)
+            try:
+                row = await store.inbox_row(entity)
+                assert row is not None and row.last_error
+                return row.last_error
+            finally:
+                await store.close()
+
+        shown["last_error"] = asyncio.run(last_error())
+        assert main(["dlq", "show", entity, "--config", str(config)]) == 0
+        shown["dlq show"] = capsys.readouterr().out
+    for where, text in shown.items():
+        assert "is not the password" not in text or "***" in text, where
+        assert REFLECTED[:MIN_CUT_SECRET] not in text, f"the start of the secret reached {where}"
+    # the error did reach each of them, masked
+    for where in ("/api/status", "/readyz", "/status", "/api/dead-letters", "logs", "last_error", "dlq show"):
+        assert "401" in shown[where] and "***" in shown[where], where
+
+
+@pytest.mark.parametrize("after", ["first log line", "bridgeline running"])
+def test_a_stop_while_starting_is_a_clean_stop(sims: Any, tmp_path: Path, after: str) -> None:
+    """SIGTERM in the first moments (systemd stopping a unit that just started, a rollout replacing a
+    pod) ends the daemon with 0 like any stop, not by the signal."""
+    port = free_port()
+    config = daemon_config(sims, tmp_path, port)
+    log_file = tmp_path / "bridgeline.log"
+    with bridgeline_run(config, port, {}, log_file) as daemon:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            text = log_file.read_text(encoding="utf-8") if log_file.exists() else ""
+            if (after == "first log line" and text.strip()) or f'"{after}"' in text:
+                break
+            assert daemon.proc.poll() is None, text
+            time.sleep(0.005)
+        daemon.proc.send_signal(signal.SIGTERM)
+        assert daemon.proc.wait(60) == 0, log_file.read_text()
+    assert daemon.lines()[-1]["event"] == "bridgeline exited cleanly"

@@ -11,7 +11,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from bridgeline.log import configure_logging, get_logger, register_credentials, register_secret
+from bridgeline.log import (
+    MIN_CUT_SECRET,
+    configure_logging,
+    get_logger,
+    redact_text,
+    register_credentials,
+    register_secret,
+    shorten,
+)
 
 
 class Terminal(io.StringIO):
@@ -76,3 +84,29 @@ def test_secrets_are_masked_in_values_messages_exceptions_headers_and_urls(captu
     assert lines[0]["password"] == "***" and lines[0]["event"] == "login with *** failed"
     assert "RuntimeError: server said: bad token ***" in lines[1]["exception"]
     assert lines[3]["url"] == "https://svc:***@db.example/x"
+
+
+def test_text_is_redacted_before_it_is_shortened() -> None:
+    secret = "reflected-Xq93-Lk27-Pz55"
+    register_secret(secret)
+    remote = "error: " + "." * 485 + secret + " was not accepted"
+    cut_first = remote[:500]  # what a cut before redaction leaves: the secret's first 8 characters
+    assert secret[:8] in cut_first and secret not in cut_first
+    for limit in (200, 497, 500, 505, 520):
+        shortened = shorten(remote, limit)
+        assert len(shortened) <= limit
+        assert secret[:MIN_CUT_SECRET] not in shortened, limit
+    assert shorten("short", 500) == "short"
+    assert shorten("a" * 600, 500) == "a" * 499 + "…"
+
+
+def test_a_secret_cut_off_at_the_end_of_a_text_is_masked() -> None:
+    secret = "cut-Hw52-Tz18-Qa40"
+    register_secret(secret)
+    for cut in range(MIN_CUT_SECRET, len(secret)):
+        text = "the remote said: token=" + secret[:cut]
+        assert redact_text(text) == "the remote said: token=***", cut
+        assert redact_text(text + "...") == "the remote said: token=***...", cut
+    # fewer characters than that say next to nothing, and are often ordinary words
+    assert redact_text("ends with cut-H") == "ends with cut-H"
+    assert redact_text(f"{secret[:8]} in the middle stays") == f"{secret[:8]} in the middle stays"

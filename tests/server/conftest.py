@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
+import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -36,6 +38,9 @@ support = _load_support()
 Sims = support.Sims
 
 
+ADMIN_TOKEN = "server-tests-admin-token-5e0b"
+
+
 @dataclass
 class Daemon:
     url: str
@@ -44,8 +49,25 @@ class Daemon:
     stop: asyncio.Event
     task: asyncio.Task[None]
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    @property
+    def admin_token(self) -> str | None:
+        token = self.service.settings.server.admin_token
+        return token.get_secret_value() if token is not None else None
+
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, timeout=10, follow_redirects=True, **kwargs)
+        """A client holding the admin token (an operator's tool)."""
+        headers = {"Authorization": f"Bearer {self.admin_token}"} if self.admin_token else {}
+        headers.update(kwargs.pop("headers", {}))
+        return self.stranger(headers=headers, **kwargs)
+
+    def stranger(self, **kwargs: Any) -> httpx.AsyncClient:
+        """A client with no credentials at all (a browser, until it signs in)."""
+        kwargs.setdefault("timeout", 10)
+        return httpx.AsyncClient(base_url=self.url, follow_redirects=True, **kwargs)
 
     async def wait_for(
         self, check: Callable[[dict[str, Any]], bool], timeout: float = 15.0
@@ -83,10 +105,12 @@ async def start_daemon(sims: Any, tmp_path: Path) -> AsyncIterator[Callable[...,
     """Start the real service and server; ``health_ttl`` 0 re-checks the systems on every probe."""
     running: list[Daemon] = []
 
-    async def start(*, health_ttl: float = 30.0, **extra: Any) -> Daemon:
+    async def start(*, health_ttl: float = 30.0, database_url: str | None = None, **extra: Any) -> Daemon:
         extra.setdefault("jira", {"poll_interval": 0.5})
         extra.setdefault("worker", {"poll_idle": 0.1})
-        values = support.settings_values(sims, f"sqlite:///{tmp_path / 'bridgeline.db'}", **extra)
+        extra["server"] = {"admin_token": ADMIN_TOKEN, **extra.get("server", {})}
+        url = database_url or f"sqlite:///{tmp_path / 'bridgeline.db'}"
+        values = support.settings_values(sims, url, **extra)
         settings = settings_from_values(values)
         service = await Service.start(settings)
         sock = listen("127.0.0.1", 0)
@@ -109,3 +133,78 @@ async def start_daemon(sims: Any, tmp_path: Path) -> AsyncIterator[Callable[...,
         daemon.stop.set()
         await asyncio.wait_for(daemon.task, 15)
         await daemon.service.aclose()
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Wire:
+    """One raw HTTP/1.1 connection to the daemon: what a client sends byte by byte, and whether
+    the server keeps the connection for the next request or closes it."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.host = host
+
+    @classmethod
+    async def open(cls, daemon: Daemon) -> Wire:
+        reader, writer = await asyncio.open_connection("127.0.0.1", daemon.port)
+        return cls(reader, writer, f"127.0.0.1:{daemon.port}")
+
+    async def send_head(self, method: str, path: str, headers: dict[str, str]) -> None:
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        await self.writer.drain()
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def request(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> Answer:
+        await self.send_head(method, path, {"Content-Length": str(len(body)), **(headers or {})})
+        await self.send(body)
+        return await self.answer()
+
+    async def answer(self, timeout: float = 15.0) -> Answer:
+        async with asyncio.timeout(timeout):
+            status_line = await self.reader.readline()
+            if not status_line:
+                raise ConnectionError("the server closed the connection without an answer")
+            status = int(status_line.split()[1])
+            headers: dict[str, str] = {}
+            while (line := await self.reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                headers[name.strip().lower()] = value.strip()
+            if "content-length" in headers:
+                body = await self.reader.readexactly(int(headers["content-length"]))
+            else:
+                body = b""
+                while (size := int((await self.reader.readline()).strip() or b"0", 16)) > 0:
+                    body += await self.reader.readexactly(size)
+                    await self.reader.readline()
+                await self.reader.readline()
+        return Answer(status, headers, body)
+
+    async def server_closes(self, timeout: float = 15.0) -> bytes:
+        """Wait until the server closes the connection (TimeoutError if it keeps it); what it sent."""
+        async with asyncio.timeout(timeout):
+            try:
+                return await self.reader.read()
+            except ConnectionError:
+                return b""
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(ConnectionError):
+            await self.writer.wait_closed()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -47,7 +48,10 @@ async def test_a_running_daemon_is_alive_ready_and_shows_what_it_synced(start_da
     assert {link["number"] for link in links} == numbers
     for link in links:
         version_id = link["source"].rsplit(":", 1)[1]
-        assert link["jira_url"] == f"{daemon.sims.jira_url}/projects/PAY/versions/{version_id}"
+        page = f"{daemon.sims.jira_url}/projects/PAY/versions/{version_id}/tab/release-report-all-issues"
+        assert link["jira_url"] == page
+        opened = httpx.get(page, timeout=10)  # every URL bridgeline writes opens something real
+        assert opened.status_code == 200 and link["release"].split(" ", 1)[1] in opened.text
         assert link["target_url"].startswith(daemon.sims.snow_url + "/change_request.do?sys_id=")
         assert link["release"].startswith("PAY ")
     created = [a for a in status["audit"] if a["action"] == "create"]

@@ -46,18 +46,21 @@ async def test_the_status_page_loads_and_a_replay_works(start_daemon: Any, sims:
         try:
             page = await browser.new_page()
             await page.goto(daemon.url + "/status")
+            # a stranger sees the sign-in form and nothing else
+            await expect(page.locator("h2", has_text="Dead letters")).to_have_count(0)
+            await page.fill('#login input[name="name"]', "Alex Mercer")
+            await page.fill('#login input[name="admin_token"]', TOKEN)
+            await page.click('#login button[type="submit"]')
+            await expect(page.locator("#notice")).to_contain_text("signed in as Alex Mercer")
             await expect(page.locator("h2", has_text="Dead letters")).to_be_visible()
             jira_link = page.locator("#links a.jira").first
-            assert await jira_link.get_attribute("href") == f"{sims.jira_url}/projects/PAY/versions/10003"
+            release = f"{sims.jira_url}/projects/PAY/versions/10003/tab/release-report-all-issues"
+            assert await jira_link.get_attribute("href") == release
             change = page.locator("#links a.change").first
             assert (await change.inner_text()).startswith("CHG")
             assert (await change.get_attribute("href") or "").startswith(sims.snow_url + "/change_request.do")
             row = page.locator(f'#dead-letters tr[data-entity="{BROKEN}"]')
             await expect(row).to_contain_text("required, but the value is empty")
-
-            await page.fill('#login input[name="admin_token"]', TOKEN)
-            await page.click('#login button[type="submit"]')
-            await expect(page.locator("#notice")).to_contain_text("signed in")
 
             sims.set_version_description("10004", "Card tokenisation")
             await row.get_by_role("button", name="Replay").click()
@@ -80,5 +83,12 @@ async def test_the_status_page_loads_and_a_replay_works(start_daemon: Any, sims:
             field = page.locator('#fields tr[data-field="short_description"]')
             await expect(field).to_contain_text("Release PAY 3.3.0")
             await expect(page.locator("#identity")).to_have_text("jira:PAY:version:10003")
+
+            await page.goto(daemon.url + "/status")
+            await page.click('#logout button[type="submit"]')
+            await expect(page.locator("#notice")).to_contain_text("signed out")
+            await expect(page.locator("#login")).to_be_visible()
+            audit = await daemon.service.store.recent_audit(entity=BROKEN)
+            assert any(a.detail == "replay asked by session:Alex Mercer from 127.0.0.1" for a in audit)
         finally:
             await browser.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from bridgeline.model import TargetRef
-from bridgeline.sync.engine import Handoff
+from bridgeline.sync.engine import HandedOff, Handoff
 
 
 def _ref(n: int) -> TargetRef:
@@ -14,8 +14,8 @@ def _ref(n: int) -> TargetRef:
 
 def test_a_context_is_taken_once() -> None:
     handoff = Handoff()
-    handoff.put(_ref(1), {"version": {"id": "1"}})
-    assert handoff.take("servicenow", "sys1") == {"version": {"id": "1"}}
+    handoff.put(_ref(1), {"version": {"id": "1"}}, {"state": "new"})
+    assert handoff.take("servicenow", "sys1") == HandedOff({"version": {"id": "1"}}, {"state": "new"})
     assert handoff.take("servicenow", "sys1") is None
     assert handoff.take("remedy", "sys1") is None
     assert handoff.used == 1
@@ -34,5 +34,5 @@ def test_it_keeps_a_bounded_number() -> None:
     for n in range(10):
         handoff.put(_ref(n), {"n": n})
     assert len(handoff._kept) <= 3
-    assert handoff.take("servicenow", "sys9") == {"n": 9}
+    assert handoff.take("servicenow", "sys9") == HandedOff({"n": 9}, None)
     assert handoff.take("servicenow", "sys0") is None

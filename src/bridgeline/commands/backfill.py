@@ -238,7 +238,7 @@ async def backfill_main(
     console = console or Console()
     configure_logging("warning" if settings.log_level == "info" else settings.log_level, settings.log_format)
     protect_secrets(settings)
-    service = await Service.start(settings)
+    service = await Service.start(settings, strict=True)
     if since is not None and not service.mappings.current.for_source(system="jira", entity="issue"):
         console.print(
             "No issue mapping is live: --since has no effect; every release of the project is synced."

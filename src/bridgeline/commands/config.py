@@ -83,17 +83,18 @@ def check_settings(path: Path | None) -> tuple[Settings | None, CheckResult]:
 def check_mappings(settings: Settings) -> list[CheckResult]:
     from bridgeline.mapping import MappingSetError, load_mapping_set
     from bridgeline.server.health import CheckResult
+    from bridgeline.sync.service import mapping_problems
 
     try:
         mappings = load_mapping_set(settings.mappings)
     except MappingSetError as exc:
-        problems = "\n".join(str(p) for p in exc.problems)
-        return [CheckResult("mappings", "", False, f"{len(exc.problems)} problem(s):\n{problems}")]
+        listed = "\n".join(str(p) for p in exc.problems)
+        return [CheckResult("mappings", "", False, f"{len(exc.problems)} problem(s):\n{listed}")]
     except ConfigError as exc:
         return [CheckResult("mappings", "", False, str(exc))]
+    problems = mapping_problems(settings, mappings)
     if len(mappings) == 0:
-        where = ", ".join(str(p) for p in settings.mappings)
-        return [CheckResult("mappings", "", False, f"no mapping found in {where}: nothing would be synced")]
+        return [CheckResult("mappings", "", False, problems[0])]
     results = [
         CheckResult(
             "mappings",
@@ -103,18 +104,10 @@ def check_mappings(settings: Settings) -> list[CheckResult]:
             + ", ".join(m.name for m in mappings.mappings),
         )
     ]
-    configured = {s for s in ("servicenow", "remedy") if getattr(settings, s) is not None}
-    for m in mappings.mappings:
-        if m.target.system not in configured:
-            results.append(
-                CheckResult(
-                    "mappings",
-                    m.name,
-                    False,
-                    f"mapping {m.name!r} ({m.file}:{m.line}) writes to {m.target.system}, "
-                    f"which has no '{m.target.system}:' section in the settings",
-                )
-            )
+    names = {m.name for m in mappings.mappings}
+    for problem in problems:
+        name = next((n for n in names if problem.startswith(f"mapping {n!r} ")), "")
+        results.append(CheckResult("mappings", name, False, problem))
     return results
 
 
@@ -234,6 +227,10 @@ def masked(settings: Settings) -> dict[str, Any]:
                 node[name] = REDACTED
             elif hasattr(type(value), "model_fields") and isinstance(node.get(name), dict):
                 walk(value, node[name])
+            elif isinstance(value, dict) and isinstance(node.get(name), dict):  # pipelines by name
+                for key, item in value.items():
+                    if hasattr(type(item), "model_fields") and isinstance(node[name].get(key), dict):
+                        walk(item, node[name][key])
 
     walk(settings, data)
     data["database_url"] = redact_url(settings.database_url)

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import os
 import re
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,40 +36,22 @@ from tenacity.wait import wait_random_exponential
 from bridgeline import metrics
 from bridgeline.errors import (
     AuthenticationFailed,
+    BridgelineError,
+    ConfigError,
     NotFound,
+    PermanentError,
     RateLimited,
     RemoteRejected,
-    RetryableError,
+    RemoteUnavailable,
 )
-from bridgeline.log import get_logger
+from bridgeline.log import get_logger, shorten
 
 log = get_logger("bridgeline.http")
 
+KEEPALIVE_EXPIRY = 4.0
+
 # response -> (message, details): each system states its errors its own way
 ErrorParser = Callable[[httpx.Response], tuple[str, Any]]
-
-
-class TransientHTTPError(RetryableError):
-    """A failed call that may succeed if repeated. ``maybe_applied``: the server may have acted on it."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retry_after: float | None = None,
-        maybe_applied: bool = False,
-        status: int | None = None,
-    ) -> None:
-        super().__init__(message, retry_after=retry_after)
-        self.maybe_applied = maybe_applied
-        self.status = status
-
-
-class RateLimitedHTTP(RateLimited):
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message, retry_after=retry_after)
-        self.maybe_applied = False
-        self.status = 429
 
 
 @dataclass(frozen=True)
@@ -113,8 +97,34 @@ def default_error_parser(response: httpx.Response) -> tuple[str, Any]:
         body = response.json()
     except ValueError:
         text = response.text.strip()
-        return (text[:500] or response.reason_phrase), None
-    return str(body)[:500], body
+        return (shorten(text, 500) or response.reason_phrase), None
+    return shorten(str(body), 500), body
+
+
+def tls_verification(system: str, verify: bool | str) -> bool | ssl.SSLContext:
+    """``verify`` as httpx takes it: a CA bundle file (or a folder of them) becomes a context."""
+    if isinstance(verify, bool):
+        return verify
+    try:
+        if os.path.isdir(verify):
+            return ssl.create_default_context(capath=verify)
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"{system}.verify: no usable CA bundle at {verify!r}: {exc}") from None
+
+
+def _tls_problem(exc: BaseException) -> str | None:
+    """The certificate complaint behind a failed connect, if that is what it was."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen.verify_message or str(seen)
+        if isinstance(seen, ssl.SSLError):
+            return seen.reason or str(seen)
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 _ID_SEGMENT = re.compile(r"^(\d{3,}|[0-9a-f]{32}|[A-Z][A-Z0-9]+-\d+|[A-Z]{2,}\d{5,})$")
@@ -163,6 +173,7 @@ class HttpClient:
         requests_per_second: float = 0.0,
         retry: RetryPolicy | None = None,
         verify: bool | str = True,
+        proxy: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         error_parser: ErrorParser = default_error_parser,
         near_limit_pause: float = 1.0,
@@ -174,14 +185,22 @@ class HttpClient:
         self.near_limit_pause = near_limit_pause
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._pacer = _Pacer(requests_per_second)
-        limits = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
+        # An idle connection is given up after 4 s, before the servers most often met close theirs
+        # (5 s: uvicorn, Apache, many load balancers): reusing one the server is closing at that
+        # moment costs a failed request.
+        limits = httpx.Limits(
+            max_connections=max_concurrency,
+            max_keepalive_connections=max_concurrency,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+        )
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             auth=auth,
             headers={"Accept": "application/json", "User-Agent": "bridgeline", **(headers or {})},
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
             limits=limits,
-            verify=verify,
+            verify=tls_verification(system, verify),
+            proxy=proxy,
             transport=transport,
             follow_redirects=False,
         )
@@ -220,7 +239,7 @@ class HttpClient:
         def retryable(exc: BaseException) -> bool:
             if isinstance(exc, RateLimited):
                 return (exc.retry_after or 0) <= self.retry.max_retry_after
-            if isinstance(exc, TransientHTTPError):
+            if isinstance(exc, RemoteUnavailable):
                 return idempotent or not exc.maybe_applied
             return False
 
@@ -261,6 +280,8 @@ class HttpClient:
 
     def _wait(self, rs: RetryCallState) -> float:
         exc = rs.outcome.exception() if rs.outcome else None
+        if getattr(exc, "reason", None) == "stale_connection" and rs.attempt_number == 1:
+            return 0.0  # the next connection is a fresh one: no reason to wait
         backoff = wait_random_exponential(multiplier=self.retry.initial, max=self.retry.maximum)(rs)
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
@@ -269,9 +290,10 @@ class HttpClient:
 
     def _on_retry(self, method: str, label: str, rs: RetryCallState) -> None:
         exc = rs.outcome.exception() if rs.outcome else None
-        reason = "rate_limited" if isinstance(exc, RateLimited) else type(exc).__name__
+        reason = exc.reason if isinstance(exc, RemoteUnavailable) else type(exc).__name__
         metrics.API_RETRIES.labels(self.system, reason).inc()
-        log.warning(
+        quiet = reason == "stale_connection" and rs.attempt_number == 1
+        (log.debug if quiet else log.warning)(
             "retrying call",
             system=self.system,
             method=method,
@@ -291,19 +313,10 @@ class HttpClient:
             try:
                 response = await self._client.request(method, path, **kwargs)
                 status = str(response.status_code)
-            except httpx.ConnectError as exc:
-                status = "connect_error"
-                raise TransientHTTPError(f"{self.system} unreachable ({method} {label}): {exc}") from exc
-            except httpx.TimeoutException as exc:
-                status = "timeout"
-                raise TransientHTTPError(
-                    f"{self.system} did not answer in time ({method} {label})", maybe_applied=True
-                ) from exc
-            except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                status = "network_error"
-                raise TransientHTTPError(
-                    f"{self.system} connection broke ({method} {label}): {exc}", maybe_applied=True
-                ) from exc
+            except httpx.HTTPError as exc:
+                failure = self._transport_failure(exc, method, label)
+                status = failure.reason if isinstance(failure, RemoteUnavailable) else "error"
+                raise failure from exc
             finally:
                 metrics.API_CALLS.labels(self.system, method, label, status).inc()
                 metrics.API_LATENCY.labels(self.system, label, status).observe(time.perf_counter() - started)
@@ -322,11 +335,11 @@ class HttpClient:
             # The limit is the server's, not this call's: every call waits, so the ones in flight do
             # not spend their attempts (and the server's budget) being refused too.
             self._pacer.pause(min(wait, self.retry.max_retry_after))
-            raise RateLimitedHTTP(
+            raise RateLimited(
                 f"{self.system} asked to slow down ({code}, {where}): {message}", retry_after=wait
             )
         if code >= 500 or code in (408, 425):
-            raise TransientHTTPError(
+            raise RemoteUnavailable(
                 f"{self.system} failed with {code} ({where}): {message}",
                 retry_after=retry_after,
                 maybe_applied=code not in (502, 503),
@@ -337,6 +350,51 @@ class HttpClient:
         if code == 404:
             raise NotFound(f"{self.system}: not found ({where}): {message}")
         raise RemoteRejected(self.system, code, message, method=method, url=label, details=details)
+
+    def _transport_failure(self, exc: httpx.HTTPError, method: str, label: str) -> BridgelineError:
+        """What a call that got no usable answer means, in bridgeline's terms (every httpx error)."""
+        where = f"{method} {label}"
+        system = self.system
+        if isinstance(exc, httpx.ProxyError):
+            # the proxy answered CONNECT with a refusal (403, 407) or could not reach the server
+            return RemoteUnavailable(
+                f"{system}: the HTTP proxy refused the connection ({where}): {exc}; check HTTPS_PROXY / "
+                f"HTTP_PROXY and NO_PROXY, or {system}.proxy",
+                reason="proxy",
+            )
+        if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+            return ConfigError(
+                f"{system}: cannot call {self.base_url}{label}: {exc} (the URL needs https://)"
+            )
+        if isinstance(exc, httpx.ConnectError):
+            tls = _tls_problem(exc)
+            if tls is not None:
+                return RemoteUnavailable(
+                    f"{system}: TLS verification failed ({where}): {tls}; set {system}.verify to the CA "
+                    "bundle that signed its certificate (or SSL_CERT_FILE)",
+                    reason="tls",
+                )
+            return RemoteUnavailable(f"{system} unreachable ({where}): {exc}", reason="unreachable")
+        if isinstance(exc, httpx.TimeoutException):
+            # a connect or pool timeout never reached the server; a read or write timeout may have
+            sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+            return RemoteUnavailable(
+                f"{system} did not answer in time ({where})", maybe_applied=sent, reason="timeout"
+            )
+        if isinstance(exc, httpx.RemoteProtocolError) and "without sending a response" in str(exc):
+            # a kept-alive connection the server had closed meanwhile: an everyday event, not an outage
+            return RemoteUnavailable(
+                f"{system} closed an idle connection ({where}); sent again on a new one",
+                maybe_applied=True,
+                reason="stale_connection",
+            )
+        if isinstance(exc, httpx.LocalProtocolError):
+            return PermanentError(f"{system}: the request could not be sent ({where}): {exc}")
+        return RemoteUnavailable(
+            f"{system} connection broke ({where}): {type(exc).__name__}: {exc}",
+            maybe_applied=True,
+            reason="connection_broken",
+        )
 
     async def get_json(self, path: str, *, params: Any = None, endpoint: str | None = None) -> Any:
         response = await self.request("GET", path, params=params, endpoint=endpoint)

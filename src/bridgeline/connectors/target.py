@@ -7,9 +7,38 @@ the system's own words (``change_request``, ``change_task``; Remedy ``change``, 
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from bridgeline.model import TargetRef, WriteResult
+
+
+@dataclass(frozen=True, slots=True)
+class BatchWrite:
+    """One write of several sent together (``write_batch``): a create under a parent, or an update."""
+
+    action: Literal["create", "update"]
+    kind: str
+    fields: dict[str, Any]
+    correlation_id: str | None = None
+    parent: TargetRef | None = None
+    ref: TargetRef | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls,
+        kind: str,
+        fields: dict[str, Any],
+        correlation_id: str,
+        parent: TargetRef,
+        options: dict[str, Any],
+    ) -> BatchWrite:
+        return cls("create", kind, fields, correlation_id=correlation_id, parent=parent, options=options)
+
+    @classmethod
+    def update(cls, ref: TargetRef, fields: dict[str, Any], options: dict[str, Any]) -> BatchWrite:
+        return cls("update", ref.kind, fields, ref=ref, options=options)
 
 
 @runtime_checkable
@@ -50,6 +79,10 @@ class TargetConnector(Protocol):
 
     async def read(self, ref: TargetRef) -> dict[str, Any]:
         """The record as it stands, normalized for reverse rules (see docs/mappings.md, ``target``)."""
+
+    # Optional, where the system takes several writes in one call (ServiceNow's Batch API):
+    #   async def write_batch(self, ops: list[BatchWrite]) -> list[WriteResult | BaseException] | None
+    # each write's result or error, in order; None when the instance takes no batches.
 
     def record_url(self, ref: TargetRef) -> str:
         """A URL a person can open to see the record."""

@@ -17,10 +17,11 @@ The language is documented in docs/mappings.md; its JSON Schema in docs/mapping.
 
 from __future__ import annotations
 
-from bridgeline.mapping._context import issue_context, normalize_issue, version_context
+from bridgeline.mapping._context import issue_context, normalize_issue, release_page, version_context
+from bridgeline.mapping._language import Gate as GateSpec
 from bridgeline.mapping._language import json_schema
 from bridgeline.mapping._loader import MappingTest, load_mapping_set
-from bridgeline.mapping._mapping import Mapping
+from bridgeline.mapping._mapping import DeploymentPlan, Mapping, environment_matches
 from bridgeline.mapping._problems import MappingSetError, Problem
 from bridgeline.mapping._results import (
     ChildSpec,
@@ -32,9 +33,12 @@ from bridgeline.mapping._results import (
     TargetSpec,
 )
 from bridgeline.mapping._sets import MappingSet
+from bridgeline.mapping._trains import split_child_key, train_context, train_level
 
 __all__ = [
     "ChildSpec",
+    "DeploymentPlan",
+    "GateSpec",
     "Mapping",
     "MappingSet",
     "MappingSetError",
@@ -46,9 +50,14 @@ __all__ = [
     "ReverseAction",
     "SourceSpec",
     "TargetSpec",
+    "environment_matches",
     "issue_context",
     "json_schema",
     "load_mapping_set",
     "normalize_issue",
+    "release_page",
+    "split_child_key",
+    "train_context",
+    "train_level",
     "version_context",
 ]

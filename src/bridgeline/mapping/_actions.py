@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bridgeline.mapping._fields import CompiledField, FieldFailure, describe
+from bridgeline.mapping._fields import CompiledField, FieldFailure, describe, out_of_order
 from bridgeline.mapping._templates import Expr, Text
 
 # The parameter whose empty rendering skips the action.
@@ -37,6 +37,7 @@ class CompiledAction:
     scope: str  # issue | version
     where: Expr | None
     params: dict[str, Any]  # name -> Text | Expr | list[Text] | list[CompiledField] | JSON with Texts
+    issues: Expr | None = None  # the issues it writes to, when not the rule's `issues`
 
 
 def render_params(action: CompiledAction, scope: dict[str, Any]) -> dict[str, Any] | None:
@@ -55,6 +56,8 @@ def render_params(action: CompiledAction, scope: dict[str, Any]) -> dict[str, An
                 raise ActionFailure(f"field.{f.name}", str(exc)) from None
             except Exception as exc:
                 raise ActionFailure(f"field.{f.name}", describe(exc)) from None
+        for f, reason in out_of_order(compiled["fields"], values):
+            raise ActionFailure(f"field.{f.name}", reason)
         return {"fields": values}
     if kind == "release_version":
         return {"released": True, "release_date": _one(compiled["release_date"], scope, kind)}

@@ -8,6 +8,7 @@ used in the wrong place is refused here, with its file, line and path.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from bridgeline.mapping import _dates
@@ -18,6 +19,7 @@ from bridgeline.mapping._language import (
     ACTION_KINDS,
     VERSION_SCOPED,
     Child,
+    DeploymentRule,
     FieldSpec,
     MappingDocument,
     ReleaseParams,
@@ -27,10 +29,12 @@ from bridgeline.mapping._language import (
     ReverseRule,
     ServiceNowTarget,
 )
-from bridgeline.mapping._mapping import CompiledChild, CompiledRule, Mapping, Variant
+from bridgeline.mapping._language import Gate as GateSpec
+from bridgeline.mapping._mapping import CompiledChild, CompiledDeploymentRule, CompiledRule, Mapping, Variant
 from bridgeline.mapping._problems import Path, Problem, did_you_mean, dotted
 from bridgeline.mapping._results import SourceSpec, TargetSpec
 from bridgeline.mapping._templates import CompileError, Compiler, Expr, Names, Text, is_template
+from bridgeline.mapping._trains import LEVEL_NAMES, MEMBER_KEYS, SERVICE_KEYS, TRAIN_KEYS
 from bridgeline.mapping._yaml import SourceMap
 
 _KEYS = {
@@ -39,12 +43,26 @@ _KEYS = {
     "target": TARGET_KEYS,
     "link": LINK_KEYS,
 }
+# the planned window of each kind of record: its end must come after its start, declared or not
+PLANNED_WINDOWS: dict[tuple[str, str], tuple[str, str]] = {
+    ("servicenow", "change_request"): ("start_date", "end_date"),
+    ("servicenow", "change_task"): ("planned_start_date", "planned_end_date"),
+    ("remedy", "change"): ("Scheduled Start Date", "Scheduled End Date"),
+    ("remedy", "task"): ("Scheduled Start Date", "Scheduled End Date"),
+}
 _ISSUE_HINT = "`issue` exists inside children and in issue-scoped reverse actions"
+_TRAIN_HINT = "a train mapping reads `members` (each with version, project and issues) and `train`"
+DEFAULT_TRAIN_KEY = "{{ version.name }}"
 _REVERSE_HINT = "`target` exists only in reverse rules"
 _PRESERVING = re.compile(
     r"^issues(\s*\|\s*(sort_by_priority|sort|selectattr|rejectattr|reverse|unique_values|list|select|reject)"
     r"(\([^|]*\))?)*$"
 )
+
+
+def writes_of(fields: list[CompiledField]) -> dict[str, str]:
+    """Fields sent otherwise than on every change -> their write policy."""
+    return {f.name: f.write for f in fields if f.write != "always"}
 
 
 def target_spec(target: ServiceNowTarget | RemedyTarget) -> TargetSpec:
@@ -70,6 +88,15 @@ class Compilation:
             allowed = {"version", "project", "issues", "now", "vars", "link"}
             hints = {"issue": _ISSUE_HINT, "target": _REVERSE_HINT}
             where = "a version mapping"
+        elif self.entity == "train":
+            allowed = {"train", "members", "issues", "services", "now", "vars", "link"}
+            hints = {
+                "version": _TRAIN_HINT,
+                "project": _TRAIN_HINT,
+                "issue": _ISSUE_HINT,
+                "target": _REVERSE_HINT,
+            }
+            where = "a train mapping"
         else:
             allowed = {"issue", "project", "now", "vars", "link"}
             hints = {
@@ -82,9 +109,14 @@ class Compilation:
         keys["link"] = LINK_KEYS
         if self.entity == "issue":
             keys["issue"] = ISSUE_KEYS
+        if self.entity == "train":
+            keys["train"] = TRAIN_KEYS
         if reverse:
             allowed |= {"target", "link"}
             keys.update(target=TARGET_KEYS, link=LINK_KEYS)
+            if self.entity == "train":
+                allowed |= set(LEVEL_NAMES)
+                keys.update(member=MEMBER_KEYS, service=SERVICE_KEYS)
             where += " reverse rule"
         if item:
             allowed.add(item)
@@ -125,8 +157,14 @@ class Compilation:
         self.problems.append(Problem(file, line, column, dotted(path), exc.message))
 
     def fields(
-        self, fields: dict[str, Any], path: Path, names: Names, vars: dict[str, Any]
+        self,
+        fields: dict[str, Any],
+        path: Path,
+        names: Names,
+        vars: dict[str, Any],
+        target: TargetSpec | None = None,
     ) -> list[CompiledField]:
+        """The compiled fields of one record (``target``: the record's own, for its planned window)."""
         out: list[CompiledField] = []
         for name, spec in fields.items():
             here = (*path, name)
@@ -143,13 +181,46 @@ class Compilation:
                 out.append(
                     CompiledField(
                         name, label, origin, value, constant, table, table_name, spec.default, spec.required,
-                        spec.type, spec.tz, spec.max_length, spec.conflict,
+                        spec.type, spec.tz, spec.max_length, spec.conflict, spec.after, spec.write,
                     )
                 )  # fmt: skip
             else:
                 value, constant = self._value(spec, here, names)
                 out.append(CompiledField(name, label, origin, value, constant))
+        self._order(out, path, target)
         return out
+
+    def _order(self, fields: list[CompiledField], path: Path, target: TargetSpec | None) -> None:
+        """Check each ``after``, and make a planned window's end come after its start."""
+        by_name = {f.name: f for f in fields}
+        window = PLANNED_WINDOWS.get((target.system, target.record)) if target is not None else None
+        if window is not None and window[0] in by_name and window[1] in by_name:
+            end = by_name[window[1]]
+            if end.after is None:
+                end.after = window[0]
+        for f in fields:
+            if f.after is None:
+                continue
+            where = (*path, f.name, "after")
+            if f.after == f.name:
+                self.problem(where, "a field cannot come after itself")
+                f.after = None
+            elif f.after not in by_name:
+                others = [n for n in by_name if n != f.name]
+                self.problem(
+                    where, f"no field named '{f.after}' in this record{did_you_mean(f.after, others)}"
+                )
+                f.after = None
+        for f in fields:
+            chain, current = [f.name], f.after
+            while current is not None and current not in chain:
+                chain.append(current)
+                current = by_name[current].after
+            if current == f.name:
+                self.problem(
+                    (*path, f.name, "after"), "after goes round in a circle: " + " -> ".join([*chain, f.name])
+                )
+                f.after = None
 
     def _value(self, value: Any, path: Path, names: Names) -> tuple[Text | None, Any]:
         if isinstance(value, str) and is_template(value):
@@ -180,7 +251,7 @@ class Compilation:
                 ("target", "record"),
                 f"a {target.record} belongs to a change: write it as a child of the change's mapping",
             )
-        fields = self.fields(doc.fields, ("fields",), names, doc.vars)
+        fields = self.fields(doc.fields, ("fields",), names, doc.vars, target)
         children = [self.child(name, child, target, doc.vars) for name, child in doc.children.items()]
         rules = self.rules(doc.reverse)
         conflicts: dict[str, str] = {}
@@ -189,8 +260,9 @@ class Compilation:
             if policy:
                 conflicts[f.name] = policy
         return Variant(
-            target, doc.vars, fields, [c for c in children if c is not None], rules, doc.on_error, conflicts
-        )
+            target, doc.vars, fields, [c for c in children if c is not None], rules, doc.on_error, conflicts,
+            writes_of(fields),
+        )  # fmt: skip
 
     def child(
         self, name: str, child: Child, parent: TargetSpec, vars: dict[str, Any]
@@ -206,8 +278,10 @@ class Compilation:
             )
         elif spec.system == "remedy" and spec.record != "task":
             self.problem((*base, "target", "record"), "a child of a Remedy change is a task (TMS:Task)")
-        elif spec.system == "servicenow" and spec.record != "change_task":
+        elif spec.system == "servicenow" and spec.record != "change_task" and self.entity != "train":
             self.problem((*base, "target", "record"), "a child of a change_request is a change_task")
+        elif spec.system == "servicenow" and parent.record != "change_request":
+            self.problem((*base, "target", "record"), "a train's parent record is a change_request")
         parent_names = self.names()
         if isinstance(child.for_each, str) and child.for_each.strip() == "":
             self.problem((*base, "for_each"), "empty expression")
@@ -221,7 +295,14 @@ class Compilation:
             if child.source_key is not None
             else None
         )
-        fields = self.fields(child.fields, (*base, "fields"), item_names, vars)
+        fields = self.fields(child.fields, (*base, "fields"), item_names, vars, spec)
+        for f in fields:
+            if f.write == "until_approved" and spec.record != "change_request":
+                self.problem(
+                    (*base, "fields", f.name, "write"),
+                    f"a {spec.record} has no approval of its own: until_approved is for the change record; "
+                    "use once",
+                )
         if isinstance(child.on_remove, RemovePolicySpec):
             action = child.on_remove.action
             remove = self.fields(child.on_remove.fields, (*base, "on_remove", "fields"), parent_names, vars)
@@ -232,8 +313,9 @@ class Compilation:
         if for_each is None or identity is None:
             return None
         return CompiledChild(
-            name, for_each, child.as_, where, identity, source_key, spec, fields, action, remove
-        )
+            name, for_each, child.as_, where, identity, source_key, spec, fields, action, remove,
+            writes_of(fields),
+        )  # fmt: skip
 
     def rules(self, rules: list[ReverseRule]) -> list[CompiledRule]:
         out: list[CompiledRule] = []
@@ -259,6 +341,33 @@ class Compilation:
                 out.append(CompiledRule(rule.name, when, trigger, keys, where, actions))
         return out
 
+    def deployment_rules(self, rules: list[DeploymentRule], gate: GateSpec) -> list[CompiledDeploymentRule]:
+        """``deployments:``: reverse-like rules whose templates may also read ``deployment``."""
+        out: list[CompiledDeploymentRule] = []
+        seen: set[str] = set()
+        names = _with_deployment(self.names(reverse=True))
+        issue_names = _with_deployment(self.names(reverse=True, item="issue", item_is_issue=True))
+        for index, rule in enumerate(rules):
+            base: Path = ("deployments", index)
+            if rule.name in seen:
+                self.problem((*base, "name"), f"duplicate deployment rule name '{rule.name}'")
+            seen.add(rule.name)
+            if self.entity != "version":
+                self.problem(base, "deployment rules need a release: only version mappings have them")
+                continue
+            change = self.fields(rule.change, (*base, "change"), names, {})
+            actions: list[CompiledAction] = []
+            counts: dict[str, int] = {}
+            for a_index, action in enumerate(rule.actions):
+                compiled = self.action(action, (*base, "actions", a_index), names, issue_names, counts)
+                if compiled is not None:
+                    actions.append(compiled)
+            environments = (
+                tuple(rule.environments) if rule.environments is not None else tuple(gate.environments)
+            )
+            out.append(CompiledDeploymentRule(rule.name, environments, tuple(rule.states), change, actions))
+        return out
+
     def action(
         self, action: Any, path: Path, names: Names, issue_names: Names, counts: dict[str, int]
     ) -> CompiledAction | None:
@@ -266,13 +375,20 @@ class Compilation:
         counts[kind] = counts.get(kind, 0) + 1
         label = kind if counts[kind] == 1 else f"{kind}#{counts[kind]}"
         scope = "version" if kind in VERSION_SCOPED else "issue"
-        if scope == "version" and self.entity != "version":
+        if scope == "version" and self.entity == "train" and kind != "release_version":
+            self.problem(
+                (*path, kind), f"{kind} is for one release: train mappings release their versions only"
+            )
+            return None
+        if scope == "version" and self.entity not in ("version", "train"):
             self.problem((*path, kind), f"{kind} needs a release: it is only available in version mappings")
             return None
         here: Path = (*path, kind)
         tn = names if scope == "version" else issue_names
         where_src = getattr(action, "where", None)
         where = self.expr(where_src, (*path, "where"), issue_names) if where_src is not None else None
+        issues_src = getattr(action, "issues", None)
+        issues = self.expr(issues_src, (*path, "issues"), names) if issues_src is not None else None
         value = getattr(action, kind)
         params: dict[str, Any] = {}
         if kind == "transition":
@@ -325,7 +441,7 @@ class Compilation:
             params = {"release_date": self.text(spec_r.release_date, (*here, "release_date"), tn)}
         if _has_none(params):
             return None
-        return CompiledAction(kind, label, scope, where, params)
+        return CompiledAction(kind, label, scope, where, params, issues)
 
     def _tree(self, value: Any, path: Path, names: Names) -> Any:
         if isinstance(value, str):
@@ -335,6 +451,19 @@ class Compilation:
         if isinstance(value, list):
             return [self._tree(v, (*path, i), names) for i, v in enumerate(value)]
         return value
+
+
+DEPLOYMENT_KEYS = (
+    "environment", "state", "run_id", "run_url", "commit", "source", "pipeline", "authorized", "reasons",
+)  # fmt: skip
+
+
+def _with_deployment(names: Names) -> Names:
+    """``names`` plus ``deployment`` (the pipeline's report being applied)."""
+    keys = {**names.keys, "deployment": DEPLOYMENT_KEYS}
+    return replace(
+        names, allowed=names.allowed | {"deployment"}, keys=keys, where=names.where + " deployment"
+    )
 
 
 _OPTIONAL = frozenset({"comment", "summary", "relationship", "icon_url", "resolved"})
@@ -363,7 +492,19 @@ def compile_mapping(
     names = c.names()
     identity = c.text(doc.identity, ("identity",), names)
     when = c.expr(doc.source.when, ("source", "when"), names) if doc.source.when is not None else None
+    train_key = None
+    if entity == "train":
+        key_names = Names(
+            frozenset({"version", "project", "now", "vars"}),
+            {"version": VERSION_KEYS, "project": PROJECT_KEYS},
+            "a train key",
+            {"issues": "the train key is rendered from the version alone, before its issues are read"},
+            ISSUE_KEYS,
+        )
+        train_key = c.text(doc.source.key or DEFAULT_TRAIN_KEY, ("source", "key"), key_names)
     base = c.variant(doc)
+    gate = doc.gate or GateSpec()
+    deployment_rules = c.deployment_rules(doc.deployments, gate)
     problems = list(c.problems)
     overrides: dict[str, Variant] = {}
     for key, (variant_doc, variant_where) in variants.items():
@@ -395,6 +536,6 @@ def compile_mapping(
     file, line, _ = where.root
     mapping = Mapping(
         doc.metadata.name, doc.metadata.description, file, line, source, identity, when, base, overrides,
-        compiler.globals, doc.extends, where,
+        compiler.globals, doc.extends, where, compiler.limits, gate, deployment_rules, train_key,
     )  # fmt: skip
     return mapping, []

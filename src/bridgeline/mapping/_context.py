@@ -116,10 +116,19 @@ def _text_id(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def release_page(base: str, key: Any, version_id: Any, *, cloud: bool) -> str | None:
+    """Where a person opens a release in Jira: Cloud's release report, Data Center's version page
+    (bridgeline reads Cloud through REST v3 and Data Center through v2)."""
+    if not (key and version_id):
+        return None
+    page = f"{base}/projects/{key}/versions/{version_id}"
+    return f"{page}/tab/release-report-all-issues" if cloud else page
+
+
 def _version(raw: dict[str, Any], project: dict[str, Any], base: str | None, count: int) -> dict[str, Any]:
     vid = _text_id(raw.get("id"))
     key = project.get("key")
-    url = f"{base}/projects/{key}/versions/{vid}" if base and key and vid else None
+    url = release_page(base, key, vid, cloud="/rest/api/3/" in str(raw.get("self") or "")) if base else None
     return {
         "id": vid,
         "name": raw.get("name"),

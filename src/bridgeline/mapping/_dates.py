@@ -120,9 +120,14 @@ def add_business_days(
 ) -> datetime:
     """``value`` moved by ``days`` business days (weekends and ``holidays`` skipped), in ``tz``.
 
-    ``days=0`` keeps a business day and rolls a weekend or holiday forward to the next business day;
-    negative ``days`` count backwards. ``at="22:00"`` sets the time of day (in ``tz``).
-    ``add_business_days("2024-05-03", 1, at="09:00")`` is Monday 2024-05-06 09:00 UTC.
+    A value on a weekend or holiday first rolls forward to the next business day; then ``days``
+    business days are counted from there (backwards when negative). So ``0`` is the day itself, or the
+    next business day; ``1`` the business day after that: from a Friday 0 is Friday and 1 Monday,
+    from a Saturday 0 is Monday and 1 Tuesday, and ``-1`` from a Saturday is Friday. A larger ``days``
+    is always a later day, so a window from ``0`` to ``1`` can never end before it starts.
+    ``at="22:00"`` sets the time of day in ``tz``; without it the value's own time of day (in ``tz``)
+    is kept, midnight for a date.
+    ``add_business_days("2024-05-04", 1, at="09:00")`` is Tuesday 2024-05-07 09:00 UTC.
     """
     if isinstance(days, bool) or not isinstance(days, int):
         raise ValueError(f"days must be a whole number, not {days!r}")
@@ -135,9 +140,8 @@ def add_business_days(
     day = start.date()
     step = 1 if days >= 0 else -1
     remaining = abs(days)
-    if days == 0:
-        while not is_business_day(day, off, rest):
-            day += timedelta(days=1)
+    while not is_business_day(day, off, rest):  # a weekend or holiday counts from the next business day
+        day += timedelta(days=1)
     while remaining:
         day += timedelta(days=step)
         if is_business_day(day, off, rest):

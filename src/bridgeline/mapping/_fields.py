@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bridgeline.mapping import _dates
+from bridgeline.mapping._budget import BudgetExceeded
 from bridgeline.mapping._filters import truncate
 from bridgeline.mapping._templates import Text
 
@@ -44,6 +45,8 @@ class CompiledField:
     tz: str | None = None
     max_length: int | None = None
     conflict: str | None = None
+    after: str | None = None  # the field of the same record this one must come after
+    write: str = "always"  # always | once | until_approved: when reconcile sends it
 
     @property
     def simple(self) -> bool:
@@ -177,13 +180,35 @@ def produce_all(
             on_fail(f.path, str(exc))
         except Exception as exc:  # a template failing on this entity: undefined, sandbox, filter error
             on_fail(f.path, describe(exc))
+    for f, reason in out_of_order(fields, values):
+        on_fail(f.path, reason)
     return values, provenance
+
+
+def out_of_order(fields: list[CompiledField], values: dict[str, Any]) -> list[tuple[CompiledField, str]]:
+    """Fields whose value does not come after the field they name in ``after`` (empty values pass)."""
+    found: list[tuple[CompiledField, str]] = []
+    for f in fields:
+        if f.after is None or _empty(values.get(f.name)) or _empty(values.get(f.after)):
+            continue
+        later, earlier = values[f.name], values[f.after]
+        try:
+            wrong = _dates.to_datetime(later, f.tz) <= _dates.to_datetime(earlier, f.tz)
+        except ValueError as exc:
+            found.append((f, f"must come after {f.after}, but {exc}"))
+            continue
+        if wrong:
+            how = "ends when it starts" if later == earlier else "would end before it starts"
+            found.append((f, f"{f.name} {later!r} is not after {f.after} {earlier!r}: the record {how}"))
+    return found
 
 
 def describe(exc: BaseException) -> str:
     """A one-line reason for a failure inside a template."""
     kind = type(exc).__name__
     text = str(exc) or kind
+    if isinstance(exc, BudgetExceeded):
+        return text
     if kind == "SecurityError":
         return f"refused by the sandbox: {text}"
     if kind == "UndefinedError":

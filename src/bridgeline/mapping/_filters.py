@@ -10,7 +10,7 @@ from typing import Any
 
 from jinja2.runtime import Undefined
 
-from bridgeline.mapping import _dates, _text
+from bridgeline.mapping import _budget, _dates, _text
 
 ELLIPSIS = "…"
 
@@ -95,11 +95,21 @@ def flatten(items: Iterable[Any]) -> list[Any]:
 
 def unique_values(items: Iterable[Any]) -> list[Any]:
     """Items without repeats, first occurrence kept (unlike Jinja's ``unique``, works on dicts too)."""
-    seen: list[Any] = []
+    seen: set[Any] = set()
+    unhashable: list[Any] = []  # dicts and lists: searched one by one, each search counted
+    out: list[Any] = []
     for item in _items(items):
-        if item not in seen:
-            seen.append(item)
-    return seen
+        try:
+            if item in seen:
+                continue
+            seen.add(item)
+        except TypeError:
+            _budget.current().tick(1 + len(unhashable))
+            if item in unhashable:
+                continue
+            unhashable.append(item)
+        out.append(item)
+    return out
 
 
 def truncate(value: Any, length: int = 255, end: str = ELLIPSIS) -> str:

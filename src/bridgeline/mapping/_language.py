@@ -13,6 +13,7 @@ Conventions the whole language keeps:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
@@ -55,8 +56,9 @@ class Source(Strict):
     """What the mapping reads: a Jira release (version) or a Jira issue, and which of them."""
 
     system: Literal["jira"] = "jira"
-    entity: Literal["version", "issue"] = Field(
-        description="version = a release (fix-version); issue = one issue."
+    entity: Literal["version", "issue", "train"] = Field(
+        description="version = a release (fix-version); issue = one issue; train = the versions of "
+        "several projects that share a train key (see `key`), as one release."
     )
     projects: list[str] | None = Field(
         None, description="Project keys the mapping applies to (all when absent).", examples=[["PAY", "WEB"]]
@@ -77,6 +79,24 @@ class Source(Strict):
         description="Condition on the source context; the mapping is skipped when it is false.",
         examples=["not version.archived"],
     )
+    key: Template | None = Field(
+        None,
+        description="Train mappings only: the train key, rendered from each version of the member "
+        "projects (`version`, `project`; its issues are not read for it). Versions with the same key "
+        "are one train; an empty key leaves the version out of every train. Default: the version name.",
+        examples=[
+            "{{ version.name }}",
+            "{{ version.name[6:] if version.name.startswith('train-') else '' }}",
+        ],
+    )
+
+    @model_validator(mode="after")
+    def _train(self) -> Source:
+        if self.entity == "train" and not self.projects:
+            raise ValueError("a train mapping names its member projects (source.projects)")
+        if self.key is not None and self.entity != "train":
+            raise ValueError("'key' is the train key: only train mappings (entity: train) have one")
+        return self
 
 
 class ServiceNowTarget(Strict):
@@ -121,6 +141,7 @@ Target = Annotated[
 
 
 ConflictPolicy = Literal["source_wins", "target_wins", "newest_wins"]
+WritePolicy = Literal["always", "once", "until_approved"]
 
 
 class FieldSpec(Strict):
@@ -150,6 +171,20 @@ class FieldSpec(Strict):
         "writes it back), target_wins (the edit stands and bridgeline stops writing the field), "
         "newest_wins (the edit stands until the source changes the field again). Default: the "
         "mapping's `conflict`.",
+    )
+    after: str | None = Field(
+        None,
+        description="Name of another field of the same record that this one must come after (an end "
+        "after its start): a render giving a value that is not later fails, naming both fields and "
+        "values. The planned windows of ServiceNow (start_date/end_date, planned_start_date/"
+        "planned_end_date) and Remedy (Scheduled Start Date/Scheduled End Date) are checked without it.",
+        examples=["start_date"],
+    )
+    write: WritePolicy = Field(
+        "always",
+        description="When bridgeline sends the field: always (every change), once (when it first writes "
+        "a value, normally when it creates the record; later renders never change it), until_approved "
+        "(every change until the CAB approves the change, then the approved value stays).",
     )
 
 
@@ -223,8 +258,9 @@ class Child(Strict):
     )
     source_key: Template | None = Field(
         None,
-        description="Entity reference of the item (default jira:issue:{{ <as>.id }}), used to link "
-        "the child record to its source.",
+        description="Entity reference of the item, used to link the child record to its source. "
+        "Default: the item's `ref` when it has one (a train's members and services), else "
+        "jira:issue:{{ <as>.id }}.",
     )
     target: Target
     fields: Fields = Field(default_factory=dict)
@@ -239,8 +275,10 @@ class TransitionParams(Strict):
 
 
 class RemoteLinkParams(Strict):
-    url: Template = "{{ link.url }}"
-    title: Template = "{{ link.number }}"
+    # a default given as Field(...), never bare: older pydantic writes a bare default into the
+    # shared Template annotation, and every later Template field would inherit it
+    url: Template = Field("{{ link.url }}")
+    title: Template = Field("{{ link.number }}")
     summary: Template | None = None
     global_id: Template = Field(
         "bridgeline:{{ link.system }}:{{ link.number }}",
@@ -270,6 +308,12 @@ class PropertyParams(Strict):
 class _Action(Strict):
     where: Condition | None = Field(
         None, description="Condition on each issue (issue-scoped actions); overrides the rule's where."
+    )
+    issues: Condition | None = Field(
+        None,
+        description="Expression giving the issues the action writes to (default `issues`). In a train "
+        "mapping, `train.issues` reaches every member project's issues from a child's rule.",
+        examples=["train.issues"],
     )
 
 
@@ -359,7 +403,110 @@ class ReverseRule(Strict):
     actions: list[Action] = Field(min_length=1)
 
 
+GATED_ENVIRONMENTS = ("production", "prod", "live")
+DEPLOYMENT_STATES = ("started", "succeeded", "failed", "rolled_back")
+
+
+def _instant(value: str, where: str) -> datetime:
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return datetime.fromisoformat(text).replace(tzinfo=UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{where} {value!r} is not a date (2026-12-20) or date-time (2026-12-20T18:00:00Z)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class Freeze(Strict):
+    """A period in which gated deployments are prevented (a change freeze)."""
+
+    start: str = Field(
+        alias="from",
+        description="First day (2026-12-20, from midnight UTC) or instant (2026-12-20T18:00:00Z).",
+    )
+    until: str = Field(description="End, exclusive: a day (from its midnight UTC) or an instant.")
+    reason: str = Field(min_length=1, description="What people read, e.g. Year-end freeze.")
+    environments: list[str] | None = Field(
+        None, description="Environments it applies to (patterns such as prod*); default: every gated one."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Freeze:
+        if _instant(self.until, "until") <= _instant(self.start, "from"):
+            raise ValueError(f"the freeze ends ({self.until}) before it begins ({self.start})")
+        return self
+
+    @property
+    def begins(self) -> datetime:
+        return _instant(self.start, "from")
+
+    @property
+    def ends(self) -> datetime:
+        return _instant(self.until, "until")
+
+
+class Gate(Strict):
+    """What the deployment gate (``POST /api/gate``) allows for releases of this mapping."""
+
+    environments: list[str] = Field(
+        default_factory=lambda: list(GATED_ENVIRONMENTS),
+        description="Gated environments (case-insensitive, patterns such as prod-*); any other is allowed.",
+    )
+    states: list[str] = Field(
+        default_factory=lambda: ["scheduled", "implement"],
+        description="Change states (target.state names) in which a deploy may go ahead.",
+    )
+    approvals: list[str] = Field(
+        default_factory=lambda: ["approved"], description="Approvals (target.approval) that allow a deploy."
+    )
+    window: Literal["required", "if_set", "ignored"] = Field(
+        "required",
+        description="required: the change's planned window must be open (no window: awaiting); "
+        "if_set: only when the change has one; ignored: deploy any time.",
+    )
+    blackouts: bool = Field(
+        True, description="Honour the ServiceNow blackout schedules named in servicenow.blackout_schedules."
+    )
+    freezes: list[Freeze] = Field(default_factory=list)
+
+
+DeploymentState = Literal["started", "succeeded", "failed", "rolled_back"]
+
+
+class DeploymentRule(Strict):
+    """A pipeline's deployment -> writes to the change and to Jira, each once per run and state."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Unique within the mapping.")
+    environments: list[str] | None = Field(
+        None, description="Environments (patterns) the rule reacts to; default: the gated ones."
+    )
+    states: list[DeploymentState] = Field(min_length=1, examples=[["succeeded"]])
+    change: Fields = Field(
+        default_factory=dict,
+        description="Fields written to the change (state walked forward, never back), e.g. state, "
+        "work_notes, close_code, close_notes. Templates read deployment, target, link, version, issues.",
+        examples=[{"state": "implement", "work_notes": "Deployment started: {{ deployment.run_url }}"}],
+    )
+    actions: list[Action] = Field(
+        default_factory=list, description="Jira actions, as in reverse rules (comment, remote_link, ...)."
+    )
+
+
 class TestInput(Strict):
+    train: dict[str, Any] | None = Field(
+        None, description="Train mappings: {key} (default: the first member's version name)."
+    )
+    members: list[dict[str, Any]] | None = Field(
+        None, description="Train mappings: the member versions, each {version, project, issues}."
+    )
+    child: dict[str, Any] | None = Field(
+        None,
+        description="Train mappings' reverse rules: the child record that answered, {group, source_key} "
+        "(absent: the parent).",
+    )
     version: dict[str, Any] | None = None
     project: dict[str, Any] | None = None
     issues: list[dict[str, Any]] | None = None
@@ -367,6 +514,10 @@ class TestInput(Strict):
     now: str | None = Field(None, description="ISO date-time; default 2024-01-01T00:00:00Z.")
     target: dict[str, Any] | None = None
     link: dict[str, Any] | None = None
+    deployment: dict[str, Any] | None = Field(
+        None,
+        description="A pipeline's deployment (environment, state, run_id, run_url...): enables deployments.",
+    )
 
 
 class TestExpect(Strict):
@@ -382,6 +533,11 @@ class TestExpect(Strict):
         None, description="Each entry (a subset of a reverse action) must match a distinct action; [] = none."
     )
     no_reverse: list[dict[str, Any]] | None = Field(None, description="No reverse action may match these.")
+    deployments: list[dict[str, Any]] | None = Field(
+        None,
+        description="Each entry (a subset of {rule, change, actions}) must match a distinct deployment "
+        "rule's outcome; [] = no rule reacts.",
+    )
 
 
 class TestCase(Strict):
@@ -390,6 +546,8 @@ class TestCase(Strict):
     now: str | None = Field(None, description="Overrides input.now.")
     target: dict[str, Any] | None = Field(None, description="Overrides input.target (enables reverse).")
     link: dict[str, Any] | None = None
+    deployment: dict[str, Any] | None = Field(None, description="Overrides input.deployment.")
+    child: dict[str, Any] | None = Field(None, description="Overrides input.child (train mappings).")
     expect: TestExpect
 
 
@@ -425,6 +583,10 @@ class MappingDocument(Strict):
     fields: Fields = Field(default_factory=dict)
     children: dict[str, Child] = Field(default_factory=dict)
     reverse: list[ReverseRule] = Field(default_factory=list)
+    gate: Gate | None = Field(None, description="What the deployment gate allows (defaults when absent).")
+    deployments: list[DeploymentRule] = Field(
+        default_factory=list, description="What a pipeline's deployment writes (like reverse rules)."
+    )
     conflict: ConflictPolicy | None = Field(
         None,
         description="Default conflict policy of the record's fields (see fields.*.conflict). Unset: "

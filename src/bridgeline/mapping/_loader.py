@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
 
+from bridgeline.mapping._budget import Limits
 from bridgeline.mapping._compile import compile_mapping
 from bridgeline.mapping._language import REQUIRED_UNLESS_ABSTRACT, MappingDocument, TestCase
 from bridgeline.mapping._mapping import Mapping
@@ -49,10 +50,11 @@ class MappingTest:
         return self.where.at(("tests", self.index))[1]
 
 
-def load_mapping_set(paths: Iterable[str | os.PathLike[str]]) -> MappingSet:
+def load_mapping_set(paths: Iterable[str | os.PathLike[str]], *, limits: Limits | None = None) -> MappingSet:
     """Load every mapping in ``paths`` (files or directories of ``*.yaml``/``*.yml``).
 
-    Raises :class:`MappingSetError` listing every problem in every file at once.
+    Raises :class:`MappingSetError` listing every problem in every file at once. ``limits``: the
+    budget of each record's render (and of each template tried at load); the defaults suit real mappings.
     """
     files, problems = _collect(paths)
     entries: list[_Entry] = []
@@ -80,7 +82,7 @@ def load_mapping_set(paths: Iterable[str | os.PathLike[str]]) -> MappingSet:
             name = meta.get("name") if isinstance(meta, dict) and isinstance(meta.get("name"), str) else None
             entries.append(_Entry(document, name, document.data))
     by_name = _unique_names(entries, problems)
-    compiler = Compiler()
+    compiler = Compiler(limits=limits)
     mappings: list[Mapping] = []
     tests: list[MappingTest] = []
     for entry in entries:

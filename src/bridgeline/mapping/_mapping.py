@@ -6,14 +6,17 @@ Pure: dicts in, frozen values out. Everything that can be decided at load was de
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from bridgeline.errors import RenderError
+from bridgeline.mapping import _budget
 from bridgeline.mapping._actions import ActionFailure, CompiledAction, render_params
 from bridgeline.mapping._context import TARGET_KEYS
 from bridgeline.mapping._fields import CompiledField, describe, produce_all
+from bridgeline.mapping._language import Gate as GateSpec
 from bridgeline.mapping._results import (
     ChildSpec,
     RemovePolicy,
@@ -24,6 +27,7 @@ from bridgeline.mapping._results import (
     TargetSpec,
 )
 from bridgeline.mapping._templates import Expr, Text
+from bridgeline.mapping._trains import level_versions
 from bridgeline.mapping._yaml import SourceMap
 
 
@@ -39,6 +43,7 @@ class CompiledChild:
     fields: list[CompiledField]
     remove_action: str
     remove_fields: list[CompiledField]
+    writes: dict[str, str] = field(default_factory=dict)  # field -> write policy (once)
 
 
 @dataclass(slots=True)
@@ -52,6 +57,33 @@ class CompiledRule:
 
 
 @dataclass(slots=True)
+class CompiledDeploymentRule:
+    name: str
+    environments: tuple[str, ...]  # patterns, case-insensitive
+    states: tuple[str, ...]
+    change: list[CompiledField]
+    actions: list[CompiledAction]
+
+    def matches(self, environment: str, state: str) -> bool:
+        return state in self.states and environment_matches(environment, self.environments)
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentPlan:
+    """What one deployment report asks for: fields for the change, and Jira actions (each keyed)."""
+
+    rule: str
+    change: dict[str, Any]
+    actions: list[ReverseAction]
+
+
+def environment_matches(environment: str, patterns: tuple[str, ...] | list[str]) -> bool:
+    """``production`` matches ``prod*``; case does not matter."""
+    env = environment.strip().lower()
+    return any(fnmatch.fnmatchcase(env, p.strip().lower()) for p in patterns)
+
+
+@dataclass(slots=True)
 class Variant:
     """Everything a project override may change."""
 
@@ -62,6 +94,7 @@ class Variant:
     rules: list[CompiledRule]
     on_error: str
     conflicts: dict[str, str] = field(default_factory=dict)  # field -> declared conflict policy
+    writes: dict[str, str] = field(default_factory=dict)  # field -> write policy (once, until_approved)
 
 
 @dataclass(slots=True)
@@ -80,6 +113,10 @@ class Mapping:
     globals: dict[str, Any] = field(default_factory=dict)
     extends: str | None = None
     where: SourceMap | None = field(default=None, repr=False)
+    limits: _budget.Limits = field(default_factory=_budget.Limits)
+    gate: GateSpec = field(default_factory=GateSpec)
+    deployment_rules: list[CompiledDeploymentRule] = field(default_factory=list)
+    train_key: Text | None = None  # train mappings: the key rendered from each member version
 
     # the contract's read-only views --------------------------------------------------------------
     @property
@@ -94,6 +131,29 @@ class Mapping:
     def children(self) -> list[ChildSpec]:
         return [ChildSpec(c.name, c.target, c.remove_action, c.for_each.source) for c in self.base.children]  # type: ignore[arg-type]
 
+    def key_of(self, ctx: dict[str, Any]) -> str:
+        """The train key of one version (``version_context`` of it, issues not needed): empty when the
+        version is in no train of this mapping, or not of one of its member projects."""
+        if self.train_key is None:
+            return ""
+        if (ctx.get("project") or {}).get("key") not in (self.source.projects or ()):
+            return ""
+        if (ctx.get("version") or {}).get("archived"):
+            return ""  # archived releases are history: they leave their train
+        scope = {**self.globals, **ctx, "vars": self.base.vars}
+        try:
+            with _budget.opened(self.limits):
+                return self.train_key.render(scope).strip()
+        except Exception as exc:
+            raise RenderError(
+                self.name, "source.key", describe(exc), entity=entity_of(ctx, "version")
+            ) from None
+
+    @property
+    def has_reverse_rules(self) -> bool:
+        """Whether any variant (the base or a project's override) has ``reverse`` rules."""
+        return bool(self.base.rules) or any(v.rules for v in self.overrides.values())
+
     def variant(self, ctx: dict[str, Any]) -> Variant:
         """The base, or the override of the context's project."""
         if self.overrides:
@@ -107,7 +167,11 @@ class Mapping:
         """Project, issue type and label filters, then ``source.when``."""
         self._require(ctx)
         src = self.source
-        if src.projects is not None and (ctx.get("project") or {}).get("key") not in src.projects:
+        if (
+            src.entity != "train"
+            and src.projects is not None
+            and (ctx.get("project") or {}).get("key") not in src.projects
+        ):
             return False
         if src.entity == "issue" and not _issue_matches(ctx["issue"], src):
             return False
@@ -115,12 +179,45 @@ class Mapping:
             return True
         scope = self._scope(ctx, self.variant(ctx))
         try:
-            return bool(self.when.evaluate(scope))
+            with _budget.opened(self.limits):
+                return bool(self.when.evaluate(scope))
         except Exception as exc:
             self._fail(ctx, "source.when", describe(exc))
 
+    def why_not(self, ctx: dict[str, Any]) -> str | None:
+        """Why the mapping does not apply to ``ctx`` (which filter, what it wanted, what the input
+        has), or None when it does: for the preview and mapping tests."""
+        if self.applies(ctx):
+            return None
+        src = self.source
+        key = (ctx.get("project") or {}).get("key")
+        if src.entity != "train" and src.projects is not None and key not in src.projects:
+            wanted = ", ".join(src.projects)
+            if not key:
+                return (
+                    f"source.projects is [{wanted}] and the input names no project: add "
+                    '"project": {"key": "..."} (Jira\'s version API leaves it out; '
+                    "its projectId is not a key)"
+                )
+            return f"source.projects is [{wanted}]; the input's project is {key}"
+        if src.entity == "issue" and not _issue_matches(ctx["issue"], src):
+            issue = ctx["issue"]
+            if src.issue_types is not None and issue.get("type") not in src.issue_types:
+                types = ", ".join(src.issue_types)
+                return f"source.issue_types is [{types}]; the issue is a {issue.get('type')}"
+            labels = ", ".join(src.labels or [])
+            return f"source.labels asks for one of [{labels}]; the issue has {issue.get('labels') or 'none'}"
+        return f"source.when is false for this input: {self.when.source if self.when is not None else ''}"
+
     def render(self, ctx: dict[str, Any]) -> Rendered:
-        """The desired record and children. Raises RenderError naming the mapping and the field."""
+        """The desired record and children. Raises RenderError naming the mapping and the field.
+
+        The record and each child record are rendered under a budget of their own (``limits``).
+        """
+        with _budget.opened(self.limits):
+            return self._render(ctx)
+
+    def _render(self, ctx: dict[str, Any]) -> Rendered:
         self._require(ctx)
         variant = self.variant(ctx)
         scope = self._scope(ctx, variant)
@@ -149,6 +246,7 @@ class Mapping:
             children,
             policies,
             dict(variant.conflicts),
+            dict(variant.writes),
         )
 
     def _children(
@@ -174,39 +272,61 @@ class Mapping:
             fail(f"{base}.for_each", f"needs a list, got {type(items).__name__}")
         out: list[RenderedChild] = []
         for item in items:
-            item_scope = {**scope, child.as_name: item}
-            if child.where is not None:
-                try:
-                    if not child.where.evaluate(item_scope):
-                        continue
-                except Exception as exc:
-                    fail(f"{base}.where", describe(exc))
-            identity = self._text(ctx, child.identity, item_scope, f"{base}.identity")
-            if not identity:
-                fail(f"{base}.identity", "the correlation id rendered empty")
-            if child.source_key is not None:
-                source_key = self._text(ctx, child.source_key, item_scope, f"{base}.source_key")
-                if not source_key:
-                    fail(f"{base}.source_key", "rendered empty")
-            else:
-                item_id = item.get("id") if isinstance(item, dict) else None
-                if item_id is None:
-                    fail(f"{base}.source_key", "the item has no id; set source_key")
-                source_key = f"jira:issue:{item_id}"
-            if identity in seen:
-                fail(
-                    f"{base}.identity", f"{identity!r} is rendered for both {seen[identity]} and {source_key}"
-                )
-            seen[identity] = source_key
-            fields, provenance = produce_all(child.fields, item_scope, child.target.system, fail)
-            out.append(
-                RenderedChild(child.name, source_key, identity, child.target, fields, policy, provenance)
-            )
+            with _budget.opened(self.limits):
+                rendered = self._child(ctx, child, {**scope, child.as_name: item}, item, policy, seen)
+            if rendered is not None:
+                out.append(rendered)
         return out
+
+    def _child(
+        self,
+        ctx: dict[str, Any],
+        child: CompiledChild,
+        item_scope: dict[str, Any],
+        item: Any,
+        policy: RemovePolicy,
+        seen: dict[str, str],
+    ) -> RenderedChild | None:
+        base = f"children.{child.name}"
+
+        def fail(path: str, reason: str) -> NoReturn:
+            self._fail(ctx, path, reason)
+
+        if child.where is not None:
+            try:
+                if not child.where.evaluate(item_scope):
+                    return None
+            except Exception as exc:
+                fail(f"{base}.where", describe(exc))
+        identity = self._text(ctx, child.identity, item_scope, f"{base}.identity")
+        if not identity:
+            fail(f"{base}.identity", "the correlation id rendered empty")
+        if child.source_key is not None:
+            source_key = self._text(ctx, child.source_key, item_scope, f"{base}.source_key")
+            if not source_key:
+                fail(f"{base}.source_key", "rendered empty")
+        elif isinstance(item, dict) and isinstance(item.get("ref"), str) and item["ref"]:
+            source_key = item["ref"]  # a train's member (jira:version:<id>) or service
+        else:
+            item_id = item.get("id") if isinstance(item, dict) else None
+            if item_id is None:
+                fail(f"{base}.source_key", "the item has no id; set source_key")
+            source_key = f"jira:issue:{item_id}"
+        if identity in seen:
+            fail(f"{base}.identity", f"{identity!r} is rendered for both {seen[identity]} and {source_key}")
+        seen[identity] = source_key
+        fields, provenance = produce_all(child.fields, item_scope, child.target.system, fail)
+        return RenderedChild(
+            child.name, source_key, identity, child.target, fields, policy, provenance, dict(child.writes)
+        )
 
     # reverse -------------------------------------------------------------------------------------
     def reverse(self, ctx: dict[str, Any]) -> list[ReverseAction]:
         """The Jira actions the target record's state asks for; each has a stable idempotency key."""
+        with _budget.opened(self.limits):
+            return self._reverse(ctx)
+
+    def _reverse(self, ctx: dict[str, Any]) -> list[ReverseAction]:
         self._require(ctx)
         target = ctx.get("target")
         if not isinstance(target, dict):
@@ -234,6 +354,46 @@ class Mapping:
                 actions.extend(self._action(ctx, rule, index, action, scope, trigger))
         return actions
 
+    # deployments ---------------------------------------------------------------------------------
+    def deployment(self, ctx: dict[str, Any]) -> list[DeploymentPlan]:
+        """What the deployment in ``ctx["deployment"]`` asks of the change and of Jira, rule by rule.
+
+        ``ctx`` is a reverse context (``target``, ``link``) plus ``deployment`` (environment, state,
+        run_id, run_url, commit...). Action keys name the run and its state: each lands once.
+        """
+        with _budget.opened(self.limits):
+            return self._deployment(ctx)
+
+    def _deployment(self, ctx: dict[str, Any]) -> list[DeploymentPlan]:
+        self._require(ctx)
+        deployment = ctx.get("deployment") or {}
+        environment, state = str(deployment.get("environment") or ""), str(deployment.get("state") or "")
+        variant = self.variant(ctx)
+        scope = self._scope(ctx, variant)
+        target = {**_EMPTY_TARGET, **(ctx.get("target") or {})}
+        target["fields"] = target["fields"] or {}
+        scope["target"] = target
+        given = {k: v for k, v in (ctx.get("link") or {}).items() if v is not None}
+        scope["link"] = {**_default_link(target), **given}
+        trigger = f"{environment}:{deployment.get('run_id')}:{state}"
+        plans: list[DeploymentPlan] = []
+        for rule in self.deployment_rules:
+            if not rule.matches(environment, state):
+                continue
+            path = f"deployments.{rule.name}"
+            change, _ = produce_all(
+                rule.change,
+                scope,
+                target.get("system") or "servicenow",
+                lambda f, why: self._fail(ctx, f, why),
+            )
+            as_rule = CompiledRule(f"deploy.{rule.name}", None, None, [], None, rule.actions)  # type: ignore[arg-type]
+            actions: list[ReverseAction] = []
+            for index, action in enumerate(rule.actions):
+                actions.extend(self._action(ctx, as_rule, index, action, scope, trigger, path=path))
+            plans.append(DeploymentPlan(rule.name, change, actions))
+        return plans
+
     def _trigger(
         self, ctx: dict[str, Any], rule: CompiledRule, scope: dict[str, Any], target: dict[str, Any]
     ) -> str:
@@ -256,20 +416,34 @@ class Mapping:
         action: CompiledAction,
         scope: dict[str, Any],
         trigger: str,
+        *,
+        path: str | None = None,
     ) -> list[ReverseAction]:
-        path = f"reverse.{rule.name}.actions[{index}]"
+        path = f"{path}.actions[{index}]" if path else f"reverse.{rule.name}.actions[{index}]"
         trigger_key = trigger if len(trigger) <= 80 else hashlib.sha256(trigger.encode()).hexdigest()[:16]
         # the record the answer came from: an issue in two releases hears from both CABs
         link = scope.get("link") or {}
         record = str(link.get("number") or link.get("id") or "-")
         if action.scope == "version":
-            version_id = (ctx.get("version") or {}).get("id")
-            params = self._params(ctx, action, scope, path)
-            if params is None:
-                return []
-            key = f"{self.name}/{rule.name}/{action.label}/version:{version_id}/{record}/{trigger_key}"
-            return [ReverseAction(rule.name, action.kind, "version", None, version_id, params, key)]  # type: ignore[arg-type]
-        issues = [ctx["issue"]] if self.source.entity == "issue" else scope.get("issues") or []
+            versions = level_versions(scope) if self.source.entity == "train" else [ctx.get("version") or {}]
+            out_v: list[ReverseAction] = []
+            for version in versions:
+                version_id = version.get("id")
+                params = self._params(ctx, action, {**scope, "version": version}, path)
+                if params is None:
+                    continue
+                key = f"{self.name}/{rule.name}/{action.label}/version:{version_id}/{record}/{trigger_key}"
+                out_v.append(ReverseAction(rule.name, action.kind, "version", None, version_id, params, key))  # type: ignore[arg-type]
+            return out_v
+        if action.issues is not None:
+            try:
+                issues = list(action.issues.evaluate(scope) or ())
+            except Exception as exc:
+                self._fail(ctx, f"{path}.issues", describe(exc))
+        elif self.source.entity == "issue":
+            issues = [ctx["issue"]]
+        else:
+            issues = scope.get("issues") or []
         where = action.where or rule.where
         out: list[ReverseAction] = []
         for issue in issues:
@@ -304,8 +478,16 @@ class Mapping:
     def _scope(self, ctx: dict[str, Any], variant: Variant) -> dict[str, Any]:
         scope = {**self.globals, "link": None, **ctx, "vars": variant.vars}
         src = self.source
-        if src.entity == "version" and (src.issue_types is not None or src.labels is not None):
+        if src.entity in ("version", "train") and (src.issue_types is not None or src.labels is not None):
             scope["issues"] = [i for i in ctx.get("issues") or () if _issue_matches(i, src)]
+        if src.entity == "train" and (src.issue_types is not None or src.labels is not None):
+            scope["members"] = [
+                {**m, "issues": [i for i in m["issues"] if _issue_matches(i, src)]}
+                for m in ctx.get("members") or ()
+            ]
+            train = dict(ctx.get("train") or {})
+            train["issues"] = [i for i in train.get("issues") or () if _issue_matches(i, src)]
+            scope["train"] = train
         return scope
 
     def _text(self, ctx: dict[str, Any], text: Text, scope: dict[str, Any], path: str) -> str:
@@ -323,6 +505,10 @@ class Mapping:
                 "source",
                 f"{article} {entity} mapping needs a context with '{entity}' "
                 f"(build it with {entity}_context)",
+            )
+        if entity == "train" and "members" not in ctx:
+            self._fail(
+                ctx, "source", "a train mapping needs a context with 'members' (build it with train_context)"
             )
 
     def _fail(self, ctx: dict[str, Any], path: str, reason: str) -> NoReturn:

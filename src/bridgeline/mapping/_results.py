@@ -70,6 +70,7 @@ class RenderedChild:
     fields: dict[str, Any]
     on_remove: RemovePolicy
     provenance: dict[str, str] = field(default_factory=dict)
+    write: dict[str, str] = field(default_factory=dict)  # field -> when it is sent, when not always
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ class Rendered:
     children: list[RenderedChild]
     on_remove: dict[str, RemovePolicy] = field(default_factory=dict)  # group -> policy for vanished items
     conflicts: dict[str, str] = field(default_factory=dict)  # field -> declared conflict policy
+    write: dict[str, str] = field(default_factory=dict)  # field -> once | until_approved (else always)
 
 
 @dataclass(frozen=True, slots=True)

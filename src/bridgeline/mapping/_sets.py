@@ -8,10 +8,13 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from bridgeline.mapping import _budget
+from bridgeline.mapping._budget import BudgetExceeded
 from bridgeline.mapping._context import BASE_ISSUE_FIELDS, ISSUE_FIELD_SOURCES, issue_context, version_context
 from bridgeline.mapping._mapping import CompiledChild, Mapping, Variant
 from bridgeline.mapping._problems import Problem, did_you_mean
 from bridgeline.mapping._templates import Expr, Reads, Text, merge_reads
+from bridgeline.mapping._trains import train_context
 
 if TYPE_CHECKING:
     from bridgeline.mapping._loader import MappingTest
@@ -81,6 +84,11 @@ class MappingSet:
                 wanted.add(rest.split(".")[0])
         if reads.filters & _PRIORITY_FILTERS:
             wanted.add("priority")
+        if any(m.source.entity == "train" for m in self._mappings):
+            # a train's issues are reached through members and services too: read every field a
+            # normalized issue is made of
+            for sources in ISSUE_FIELD_SOURCES.values():
+                wanted.update(sources)
         return frozenset(wanted)
 
 
@@ -130,6 +138,12 @@ def _probe_issue(key: str, n: int) -> dict[str, Any]:
 
 
 def _probe(entity: str, project_key: str, n: int) -> dict[str, Any]:
+    if entity == "train":
+        # two member projects, each with a release of the train
+        first = _probe("version", project_key, n)
+        second = _probe("version", project_key + "X", n + 50)
+        members = [(c["version"]["raw"], c["project"]["raw"], c["issues"]) for c in (first, second)]
+        return train_context(f"probe {n}", members, _PROBE_NOW)
     project = {"id": "1", "key": project_key, "name": project_key}
     issues = [_probe_issue(project_key, n * 10 + 1), _probe_issue(project_key, n * 10 + 2)]
     if entity == "issue":
@@ -150,9 +164,19 @@ def _scope(mapping: Mapping, ctx: dict[str, Any], variant: Variant) -> dict[str,
     return mapping._scope(ctx, variant)
 
 
-def _render(text: Text, scope: dict[str, Any]) -> str | None:
+class _TooCostly(Exception):
+    """A probe render went over the budget: reported once, at the template that did it."""
+
+    def __init__(self, path: str, exc: BudgetExceeded) -> None:
+        super().__init__(str(exc))
+        self.path = path
+
+
+def _render(text: Text, scope: dict[str, Any], path: str = "identity") -> str | None:
     try:
         return text.render(scope)
+    except BudgetExceeded as exc:
+        raise _TooCostly(path, exc) from None
     except Exception:
         return None  # a probe cannot stand for every entity; the render will tell at run time
 
@@ -160,11 +184,13 @@ def _render(text: Text, scope: dict[str, Any]) -> str | None:
 def _child_identities(child: CompiledChild, scope: dict[str, Any]) -> list[str]:
     try:
         items = list(child.for_each.evaluate(scope) or ())[:2]
+    except BudgetExceeded as exc:
+        raise _TooCostly(f"children.{child.name}.for_each", exc) from None
     except Exception:
         return []
     out = []
     for item in items:
-        rendered = _render(child.identity, {**scope, child.as_name: item})
+        rendered = _render(child.identity, {**scope, child.as_name: item}, f"children.{child.name}.identity")
         if rendered is not None:
             out.append(rendered)
     return out
@@ -208,51 +234,26 @@ def _problem(mapping: Mapping, path: str, message: str) -> Problem:
 def set_problems(mappings: list[Mapping]) -> list[Problem]:
     """Identities that do not vary per entity or per child, and identities shared between mappings."""
     problems: list[Problem] = []
+    probed: list[Mapping] = []
     for m in mappings:
-        key = m.source.projects[0] if m.source.projects else "PRJ"
-        one, two = _probe(m.source.entity, key, 1), _probe(m.source.entity, key, 2)
-        a = _render(m.identity, _scope(m, one, m.variant(one)))
-        b = _render(m.identity, _scope(m, two, m.variant(two)))
-        if a is not None and a == b:
-            what = "release" if m.source.entity == "version" else "issue"
-            problems.append(
-                _problem(
-                    m, "identity", f"renders {a!r} for every {what}: each {what} needs its own correlation id"
-                )
-            )
-        scope = _scope(m, one, m.variant(one))
-        groups: dict[str, str] = {}  # identity -> the child group that rendered it on the probe
-        for child in m.variant(one).children:
-            ids = _child_identities(child, scope)
-            for identity in ids:
-                other = groups.setdefault(identity, child.name)
-                if other != child.name:
-                    message = f"gives {identity!r} like children.{other}"
-                    problems.append(_problem(m, f"children.{child.name}.identity", message))
-                    break
-            if len(ids) == 2 and ids[0] == ids[1]:
-                problems.append(
-                    _problem(
-                        m,
-                        f"children.{child.name}.identity",
-                        f"renders {ids[0]!r} for every item: each needs its own",
-                    )
-                )
-            if a is not None and a in ids:
-                problems.append(
-                    _problem(
-                        m, f"children.{child.name}.identity", "is the same as the parent record's identity"
-                    )
-                )
-    for i, first in enumerate(mappings):
-        for second in mappings[i + 1 :]:
+        try:
+            with _budget.opened(m.limits):
+                problems.extend(_own_identities(m))
+        except _TooCostly as exc:
+            problems.append(_problem(m, exc.path, f"on a sample entity: {exc}"))
+            continue
+        probed.append(m)
+    for i, first in enumerate(probed):
+        for second in probed[i + 1 :]:
             if first.target.system != second.target.system:
                 continue  # correlation ids are unique per target system
             shared = _overlap(first, second)
             if shared is None:
                 continue
-            mine = _identities(first, shared)
-            theirs = _identities(second, shared)
+            with _budget.opened(first.limits):
+                mine = _identities(first, shared)
+            with _budget.opened(second.limits):
+                theirs = _identities(second, shared)
             for identity in sorted(set(mine) & set(theirs)):
                 other = f"mapping '{first.name}' ({first.file}:{first.line}, {mine[identity]})"
                 message = (
@@ -260,4 +261,43 @@ def set_problems(mappings: list[Mapping]) -> list[Problem]:
                     "make the identities differ or the source.projects disjoint"
                 )
                 problems.append(_problem(second, theirs[identity], message))
+    return problems
+
+
+def _own_identities(m: Mapping) -> list[Problem]:
+    """Identities of one mapping that do not vary per entity or per child."""
+    problems: list[Problem] = []
+    key = m.source.projects[0] if m.source.projects else "PRJ"
+    one, two = _probe(m.source.entity, key, 1), _probe(m.source.entity, key, 2)
+    a = _render(m.identity, _scope(m, one, m.variant(one)))
+    b = _render(m.identity, _scope(m, two, m.variant(two)))
+    if a is not None and a == b:
+        what = {"version": "release", "train": "train"}.get(m.source.entity, "issue")
+        problems.append(
+            _problem(
+                m, "identity", f"renders {a!r} for every {what}: each {what} needs its own correlation id"
+            )
+        )
+    scope = _scope(m, one, m.variant(one))
+    groups: dict[str, str] = {}  # identity -> the child group that rendered it on the probe
+    for child in m.variant(one).children:
+        ids = _child_identities(child, scope)
+        for identity in ids:
+            other = groups.setdefault(identity, child.name)
+            if other != child.name:
+                message = f"gives {identity!r} like children.{other}"
+                problems.append(_problem(m, f"children.{child.name}.identity", message))
+                break
+        if len(ids) == 2 and ids[0] == ids[1]:
+            problems.append(
+                _problem(
+                    m,
+                    f"children.{child.name}.identity",
+                    f"renders {ids[0]!r} for every item: each needs its own",
+                )
+            )
+        if a is not None and a in ids:
+            problems.append(
+                _problem(m, f"children.{child.name}.identity", "is the same as the parent record's identity")
+            )
     return problems

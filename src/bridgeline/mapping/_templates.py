@@ -1,11 +1,12 @@
 """Templates and conditions: compiled once at load in an immutable sandbox, checked before they run.
 
-Strings without ``{{``/``{%``/``{#`` never reach Jinja. Everything else is compiled by one
-:class:`~jinja2.sandbox.ImmutableSandboxedEnvironment` per mapping set with ``StrictUndefined``, a
-reduced set of globals and our filters. Before anything runs, :func:`analyse` refuses names that are
+Strings without ``{{``/``{%``/``{#`` never reach Jinja. Everything else is compiled by one sandbox
+per mapping set (``_sandbox.py``: ``StrictUndefined``, a reduced set of globals, our filters, every
+costly step under the render's budget). Before anything runs, the compiler refuses names that are
 not in the entity's context, unknown keys of known objects (``version.nmae``) and any attribute
 starting with ``_`` (the classic ``''.__class__.__mro__`` escape); the sandbox refuses the rest at
-render time.
+render time. What reads nothing from the context (``{{ 'a' * 10**9 }}``, a loop over ``range``) is
+tried once at load, under the budget, so a template too costly for any entity never goes live.
 """
 
 from __future__ import annotations
@@ -14,47 +15,22 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import StrictUndefined, nodes
+from jinja2 import nodes
 from jinja2.exceptions import TemplateAssertionError, TemplateSyntaxError
 from jinja2.meta import find_undeclared_variables
 from jinja2.parser import Parser
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from bridgeline.mapping import _filters
+from bridgeline.mapping import _budget
+from bridgeline.mapping._budget import BudgetExceeded, Limits
 from bridgeline.mapping._problems import did_you_mean
+from bridgeline.mapping._sandbox import MappingEnvironment, budgeted, make_environment
 
 _MARKERS = ("{{", "{%", "{#")
 
 
 def is_template(text: str) -> bool:
     return any(marker in text for marker in _MARKERS)
-
-
-def _finalize(value: Any) -> Any:
-    """``None`` renders as an empty string, not as the word None."""
-    return "" if value is None else value
-
-
-def make_environment() -> ImmutableSandboxedEnvironment:
-    """A fresh sandbox with bridgeline's filters; no state is shared between mapping sets."""
-    env = ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=False,
-        finalize=_finalize,
-        auto_reload=False,
-        cache_size=0,
-    )
-    env.filters = {k: v for k, v in env.filters.items() if k in _filters.KEPT_BUILTIN_FILTERS}
-    env.filters.update(_filters.FILTERS)
-    env.tests = {k: v for k, v in env.tests.items() if k in _filters.KEPT_BUILTIN_TESTS}
-    safe_range = env.globals["range"]
-    env.globals.clear()
-    env.globals.update({"range": safe_range, "dict": dict, **_filters.GLOBALS})
-    return env
 
 
 def _constant(value: Any) -> Callable[[dict[str, Any]], Any]:
@@ -130,10 +106,11 @@ class Names:
 
 
 class Compiler:
-    """Compiles templates and conditions of one mapping set in one sandbox."""
+    """Compiles templates and conditions of one mapping set in one sandbox, under one set of limits."""
 
-    def __init__(self, env: ImmutableSandboxedEnvironment | None = None) -> None:
+    def __init__(self, env: MappingEnvironment | None = None, limits: Limits | None = None) -> None:
         self.env = env or make_environment()
+        self.limits = limits or Limits()
         self._globals = frozenset(self.env.globals)
 
     @property
@@ -146,12 +123,17 @@ class Compiler:
             return Text(source, _constant(source.strip()), Reads())
         ast = self._parse(source)
         reads = self._check(ast, names)
-        template = self._compile(ast, source)
+        template = self._compile(ast, reads)
         root = template.root_render_func
         new_context = template.new_context
+        limits = self.limits
 
         def render(scope: dict[str, Any]) -> str:
-            return "".join(root(new_context(scope, shared=True))).strip()
+            token = _budget.enter(limits)  # a render of one record opened its budget already
+            try:
+                return "".join(root(new_context(scope, shared=True))).strip()
+            finally:
+                _budget.leave(token)
 
         return Text(source, render, reads)
 
@@ -175,18 +157,25 @@ class Compiler:
                 raise TemplateSyntaxError(f"unexpected {token.value!r} after the expression", token.lineno)
         except TemplateSyntaxError as exc:
             raise CompileError(_syntax_message(exc), exc.lineno or 1) from None
+        except (ValueError, RecursionError, MemoryError) as exc:
+            raise CompileError(_unparsable(exc)) from None
         ast = nodes.Template([nodes.Assign(nodes.Name("result", "store"), body, lineno=1)], lineno=1)
         ast.set_environment(self.env)
         reads = self._check(ast, names)
-        template = self._compile(ast, text)
+        template = self._compile(ast, reads)
         root = template.root_render_func
         new_context = template.new_context
+        limits = self.limits
 
         def evaluate(scope: dict[str, Any]) -> Any:
-            context: Context = new_context(scope, shared=True)
-            for _ in root(context):
-                pass
-            return context.vars["result"]
+            token = _budget.enter(limits)
+            try:
+                context: Context = new_context(scope, shared=True)
+                for _ in root(context):
+                    pass
+                return context.vars["result"]
+            finally:
+                _budget.leave(token)
 
         return Expr(text, evaluate, reads)
 
@@ -196,14 +185,48 @@ class Compiler:
             return self.env.parse(source)
         except TemplateSyntaxError as exc:
             raise CompileError(_syntax_message(exc), exc.lineno or 1) from None
+        except (ValueError, RecursionError, MemoryError) as exc:
+            raise CompileError(_unparsable(exc)) from None
 
-    def _compile(self, ast: nodes.Template, source: str) -> Any:
+    def _compile(self, ast: nodes.Template, reads: Reads) -> Any:
+        """Compile ``ast`` under the budget; what reads nothing from the context is tried at once."""
+        budgeted(ast, self.env)
+        constant = not (reads.names - self._globals)
+        if not constant:
+            self._try_literal_parts(ast)
         try:
-            return self.env.from_string(ast)
+            template = self.env.from_string(ast)
         except TemplateAssertionError as exc:
             raise CompileError(self._assertion_message(exc), exc.lineno or 1) from None
         except TemplateSyntaxError as exc:
             raise CompileError(_syntax_message(exc), exc.lineno or 1) from None
+        except (RecursionError, MemoryError, SyntaxError) as exc:
+            raise CompileError(_unparsable(exc)) from None
+        if constant:
+            self._try(template, 1)
+        return template
+
+    def _try_literal_parts(self, ast: nodes.Template) -> None:
+        """Evaluate, once, each expression that reads nothing from the context (``'a' * 10**9``)."""
+        for part in _literal_parts(ast, self._globals):
+            probe = nodes.Template([nodes.Assign(nodes.Name("result", "store"), part)], lineno=part.lineno)
+            probe.set_environment(self.env)
+            try:
+                template = self.env.from_string(probe)
+            except Exception:  # the whole template's compilation reports it
+                continue
+            self._try(template, part.lineno)
+
+    def _try(self, template: Any, line: int) -> None:
+        """Run ``template`` on nothing but the globals, under the budget: too costly is a CompileError."""
+        try:
+            with _budget.opened(self.limits):
+                for _ in template.root_render_func(template.new_context(dict(self.env.globals), shared=True)):
+                    pass
+        except BudgetExceeded as exc:
+            raise CompileError(str(exc), _line_of(exc, template) or line) from None
+        except Exception:
+            return  # not a cost problem: the render reports it, on the entity it fails for
 
     def _assertion_message(self, exc: TemplateAssertionError) -> str:
         message = str(exc.message or exc)
@@ -382,3 +405,49 @@ def merge_reads(all_reads: Iterable[Reads]) -> Reads:
 
 def _syntax_message(exc: TemplateSyntaxError) -> str:
     return f"template syntax error: {exc.message}"
+
+
+def _unparsable(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError | MemoryError | SyntaxError):
+        return "the template is nested too deeply to compile; split it into simpler expressions"
+    return f"template syntax error: {exc}"  # e.g. a number literal too long to read
+
+
+_COMPUTING = (nodes.BinExpr, nodes.UnaryExpr, nodes.Filter, nodes.Call)
+_CONTEXTUAL = (
+    nodes.ContextReference,
+    nodes.DerivedContextReference,
+    nodes.InternalName,
+    nodes.ImportedName,
+    nodes.NSRef,
+)
+
+
+def _literal_parts(node: nodes.Node, globals_: frozenset[str]) -> Iterator[nodes.Expr]:
+    """The largest sub-expressions that read nothing from the context and compute something."""
+    for child in node.iter_child_nodes():
+        if isinstance(child, nodes.Expr) and _reads_nothing(child, globals_):
+            if isinstance(child, _COMPUTING) or any(True for _ in child.find_all(_COMPUTING)):
+                yield child
+        else:
+            yield from _literal_parts(child, globals_)
+
+
+def _reads_nothing(expr: nodes.Expr, globals_: frozenset[str]) -> bool:
+    for node in (expr, *expr.find_all(nodes.Node)):
+        if isinstance(node, nodes.Name) and node.name not in globals_:
+            return False
+        if isinstance(node, _CONTEXTUAL) or (isinstance(node, nodes.Filter) and node.node is None):
+            return False
+    return True
+
+
+def _line_of(exc: BaseException, template: Any) -> int | None:
+    """The template line the budget ran out on, read from the traceback of the compiled code."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = template.get_corresponding_lineno(tb.tb_lineno)
+        tb = tb.tb_next
+    return line

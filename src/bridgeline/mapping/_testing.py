@@ -21,9 +21,10 @@ from bridgeline.mapping._context import issue_context, version_context
 from bridgeline.mapping._dates import to_datetime
 from bridgeline.mapping._language import TestInput
 from bridgeline.mapping._loader import MappingTest
-from bridgeline.mapping._mapping import Mapping
+from bridgeline.mapping._mapping import DeploymentPlan, Mapping
 from bridgeline.mapping._results import Rendered, RenderedChild, ReverseAction
 from bridgeline.mapping._sets import MappingSet
+from bridgeline.mapping._trains import train_context, train_level
 from bridgeline.mapping._yaml import _Loader
 
 DEFAULT_NOW = "2024-01-01T00:00:00Z"
@@ -83,7 +84,7 @@ def _input(test: MappingTest) -> dict[str, Any]:
         payload = TestInput.model_validate(data).model_dump(exclude_none=True)
     else:
         payload = case.input.model_dump(exclude_none=True)
-    for key in ("now", "target", "link"):
+    for key in ("now", "target", "link", "deployment", "child"):
         value = getattr(case, key)
         if value is not None:
             payload[key] = value
@@ -95,7 +96,26 @@ def build_context(entity: str, payload: dict[str, Any]) -> dict[str, Any]:
     now = payload.get("now", DEFAULT_NOW)
     moment = now if isinstance(now, datetime) else to_datetime(now)
     moment = moment.astimezone(UTC)
-    if entity == "version":
+    if entity == "train":
+        members = payload.get("members")
+        if not isinstance(members, list) or not all(isinstance(m, dict) for m in members):
+            raise ValueError("a train mapping needs 'members' in the input: each {version, project, issues}")
+        for m in members:
+            if not isinstance(m.get("version"), dict):
+                raise ValueError("each member of a train needs its 'version'")
+        given = (payload.get("train") or {}).get("key")
+        key = str(given or (members[0]["version"].get("name") if members else "") or "")
+        ctx = train_context(
+            key, [(m["version"], m.get("project"), m.get("issues") or []) for m in members], moment
+        )
+        child = payload.get("child")
+        if payload.get("target") is not None:
+            ctx = (
+                train_level(ctx, str(child.get("group")), str(child.get("source_key")))
+                if isinstance(child, dict)
+                else train_level(ctx)
+            )
+    elif entity == "version":
         if not isinstance(payload.get("version"), dict):
             raise ValueError("a version mapping needs 'version' in the input")
         ctx = version_context(payload["version"], payload.get("project"), payload.get("issues") or [], moment)
@@ -107,6 +127,8 @@ def build_context(entity: str, payload: dict[str, Any]) -> dict[str, Any]:
         ctx["target"] = payload["target"]
     if payload.get("link") is not None:
         ctx["link"] = payload["link"]
+    if payload.get("deployment") is not None:
+        ctx["deployment"] = payload["deployment"]
     return ctx
 
 
@@ -130,6 +152,7 @@ def check(mapping: Mapping, ctx: dict[str, Any], expect: dict[str, Any]) -> list
     try:
         rendered = mapping.render(ctx)
         actions = mapping.reverse(ctx) if "target" in ctx else None
+        plans = mapping.deployment(ctx) if "deployment" in ctx else None
     except RenderError as exc:
         return _error_outcome(exc, wants_error)
     if wants_error:
@@ -158,6 +181,33 @@ def check(mapping: Mapping, ctx: dict[str, Any], expect: dict[str, Any]) -> list
             hits = [a for a in got if not compare(unwanted, a, "")]
             if hits:
                 failures.append(f"no_reverse[{i}]: {len(hits)} action(s) match {unwanted}: " + _brief(hits))
+    if "deployments" in expect:
+        if plans is None:
+            return [*failures, "expect.deployments needs a deployment in the input (environment, state, run)"]
+        if expect["deployments"] == [] and plans:
+            failures.append(f"deployments: expected no rule to react, got {[p.rule for p in plans]}")
+        failures.extend(_deployment_failures(expect["deployments"], plans))
+    return failures
+
+
+def _deployment_failures(expected: list[dict[str, Any]], plans: list[DeploymentPlan]) -> list[str]:
+    """Each entry names a rule that reacted; its ``change`` is a subset of the fields written, each
+    of its ``actions`` matches a distinct Jira action of the rule."""
+    failures: list[str] = []
+    by_rule = {p.rule: p for p in plans}
+    for i, entry in enumerate(expected):
+        label = f"deployments[{i}]"
+        rule = entry.get("rule")
+        plan = by_rule.get(str(rule)) if rule is not None else (plans[0] if len(plans) == 1 else None)
+        if plan is None:
+            failures.append(f"{label}: no deployment rule {rule!r} reacted; got {sorted(by_rule) or 'none'}")
+            continue
+        if "change" in entry:
+            failures.extend(compare(entry["change"], plan.change, f"{label}.change"))
+        if "actions" in entry:
+            failures.extend(
+                _match_all(entry["actions"], [asdict(a) for a in plan.actions], f"{label}.actions")
+            )
     return failures
 
 

@@ -8,7 +8,6 @@ error, a bad template, a name collision - points at the line to fix. Dates stay 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,27 +16,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bridgeline.mapping._problems import Path, Problem
 from bridgeline.mapping._problems import dotted as _dotted
+from bridgeline.yaml12 import Loader
 
 Pos = tuple[str, int, int]
 
-_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Loader(_BaseLoader):  # type: ignore[misc]
-    """Safe loading without YAML 1.1 surprises (timestamps, yes/no/on/off booleans)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [
-        (tag, rx)
-        for tag, rx in resolvers
-        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
-    ]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
+_Loader = Loader  # YAML 1.2's booleans, no timestamps (bridgeline.yaml12)
 
 
 @dataclass(slots=True)

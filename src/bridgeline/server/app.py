@@ -6,9 +6,14 @@ balancer or Kubernetes stops routing webhooks to a replica that would have to re
 system that is merely unreachable does not make a replica unready - every replica would be
 unready at once and webhooks, which only need the database, would be lost; refused credentials do.
 
-Further routes live in ``routes_*`` modules of this package (webhooks, status page), each exposing
-a FastAPI ``router``; handlers reach the running :class:`~bridgeline.sync.service.Service` as
-``request.app.state.service``.
+Only the probes and the signed webhooks answer strangers; ``/readyz`` tells them the verdict and
+each check's ``ok``, and the reasons only to an operator (:mod:`bridgeline.server.auth`).
+``/metrics`` needs the admin token, a session or ``server.metrics_token``, unless
+``server.metrics_open``. Every request passes :class:`~bridgeline.server.guard.Guard` first.
+
+Further routes live in ``routes_*`` modules of this package (webhooks, status page, API), each
+exposing a FastAPI ``router``; handlers reach the running
+:class:`~bridgeline.sync.service.Service` as ``request.app.state.service``.
 """
 
 from __future__ import annotations
@@ -17,17 +22,23 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bridgeline import __version__, metrics
-from bridgeline.log import redact_value
+from bridgeline.errors import RetryableError
+from bridgeline.log import get_logger, redact_value
+from bridgeline.server.auth import SessionBook, SignInLimiter, admin_token, caller
+from bridgeline.server.guard import Guard
 from bridgeline.server.health import ConnectorHealth
-from bridgeline.server.snapshot import oldest_pending_seconds, status_snapshot
+from bridgeline.server.preview import PREVIEWS_AT_ONCE
+from bridgeline.server.snapshot import oldest_pending_seconds
 
 if TYPE_CHECKING:
     from bridgeline.sync.service import Service
+
+log = get_logger("bridgeline.server")
 
 
 def create_app(
@@ -38,11 +49,22 @@ def create_app(
 ) -> FastAPI:
     """The app for ``service``. ``stopping`` set means the daemon is draining: not ready any more."""
     app = FastAPI(title="bridgeline", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    server = service.settings.server
     app.state.service = service
     app.state.health = health or ConnectorHealth(service.settings)
     app.state.stopping = stopping or service.stopping
     app.state.started = time.monotonic()
+    app.state.sessions = SessionBook(service.store, server)
+    app.state.sign_ins = SignInLimiter(server.sign_in_attempts, server.sign_in_window_seconds)
+    app.state.previews = asyncio.Semaphore(PREVIEWS_AT_ONCE)
+    app.add_middleware(Guard, settings=server)
+    app.add_exception_handler(RetryableError, _unavailable)
     metrics.BUILD_INFO.labels(__version__).set(1)
+    if admin_token(server) is None:
+        log.warning(
+            "server.admin_token is not set: the status page and the API are closed "
+            "(health and the webhooks are served)"
+        )
 
     for router in _routers():
         app.include_router(router)
@@ -59,21 +81,32 @@ def create_app(
     async def readyz(request: Request) -> JSONResponse:
         checks = await readiness(request.app)
         ready = all(c["ok"] for c in checks.values())
+        if not (await caller(request)).operator:  # the verdict only: reasons may name systems and accounts
+            checks = {name: {"ok": check["ok"]} for name, check in checks.items()}
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     @app.get("/metrics")
-    async def prometheus() -> Response:
+    async def prometheus(request: Request) -> Response:
+        if not server.metrics_open and (await caller(request)).kind == "stranger":
+            raise HTTPException(
+                401,
+                "/metrics needs Authorization: Bearer <server.metrics_token> (or the admin token); "
+                "server.metrics_open: true serves it to anyone",
+                headers={"WWW-Authenticate": 'Bearer realm="bridgeline"'},
+            )
         await refresh_gauges(service)
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/api/status")
-    async def status(request: Request) -> dict[str, Any]:
-        state = request.app.state
-        return await status_snapshot(
-            service, state.health, started=state.started, stopping=state.stopping.is_set()
-        )
-
     return app
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database is away: try again later (a 503, as readiness says too)."""
+    return JSONResponse(
+        {"error": f"unavailable, try again later: {redact_value('error', exc)}"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
 
 
 def _routers() -> list[Any]:

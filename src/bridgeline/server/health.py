@@ -156,6 +156,7 @@ async def check_remedy(settings: RemedySettings, *, timeout: float = CHECK_TIMEO
         settings.url,
         timeout=min(settings.timeout, timeout),
         verify=settings.verify,
+        proxy=settings.proxy,
         retry=ONE_TRY,
         max_concurrency=1,
     )

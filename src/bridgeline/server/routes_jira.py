@@ -7,7 +7,8 @@ answers. It makes no remote call: the workers read the current state later.
 =====  ================================================================================
 202    stored: the events are in the inbox
 200    nothing new to store: a repeated delivery, or an event bridgeline does not act on
-400    the body is not a JSON object; the reason is in the answer
+400    the body is not a JSON object (or is nested too deeply, holds a lone surrogate, names an
+       identifier longer than Jira makes them); the reason is in the answer
 401    a secret is configured and the signature is missing or wrong: nothing is stored
 404    Jira is not configured
 413    the body is larger than ``server.max_body_bytes``
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -29,11 +29,13 @@ from fastapi.responses import JSONResponse
 from bridgeline.connectors.jira.webhooks import (
     IDENTIFIER_HEADER,
     SIGNATURE_HEADER,
+    InvalidDelivery,
     parse_delivery,
     signature_valid,
 )
 from bridgeline.errors import BridgelineError, RetryableError
 from bridgeline.log import get_logger
+from bridgeline.server.jsonbody import BadBody, parse_json
 from bridgeline.sync.polling import count_received, issue_prefilter
 
 if TYPE_CHECKING:
@@ -44,25 +46,6 @@ log = get_logger("bridgeline.webhooks.jira")
 router = APIRouter()
 
 RETRY_AFTER_SECONDS = 30
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing more than ``limit`` bytes without reading them all."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
-        raise _TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _one_writer(request: Request, service: Service) -> contextlib.AbstractAsyncContextManager[Any]:
@@ -81,6 +64,12 @@ def _answer(status: int, **body: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _rejected(request: Request, reason: str) -> JSONResponse:
+    """400, said to the sender and logged once (without the body, which may hold anything)."""
+    log.info("Jira webhook rejected", reason=reason, client=request.client.host if request.client else None)
+    return _answer(400, error=reason)
+
+
 @router.post("/webhooks/jira")
 async def jira_webhook(request: Request) -> JSONResponse:
     """Append the events of one Jira delivery to the inbox."""
@@ -89,11 +78,7 @@ async def jira_webhook(request: Request) -> JSONResponse:
     jira = service.settings.jira
     if jira is None:
         return _answer(404, error="Jira is not configured on this bridgeline")
-    limit = service.settings.server.max_body_bytes
-    try:
-        raw = await _read_body(request, limit)
-    except _TooLarge:
-        return _answer(413, error=f"the body is larger than {limit} bytes (server.max_body_bytes)")
+    raw = await request.body()  # the guard has limited its size and the time it may take
     if jira.webhook_secret is not None:
         secret = jira.webhook_secret.get_secret_value()
         if not signature_valid(secret, raw, request.headers.get(SIGNATURE_HEADER)):
@@ -104,19 +89,22 @@ async def jira_webhook(request: Request) -> JSONResponse:
             )
             return _answer(401, error=f"{SIGNATURE_HEADER} is missing or does not match the shared secret")
     try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return _answer(400, error=f"the body is not valid JSON: {exc}")
+        payload = parse_json(raw)
+    except BadBody as exc:
+        return _rejected(request, str(exc))
     if not isinstance(payload, dict):
-        return _answer(400, error=f"the body must be a JSON object, not {type(payload).__name__}")
+        return _rejected(request, f"the body must be a JSON object, not {type(payload).__name__}")
     identifier = request.headers.get(IDENTIFIER_HEADER) or None
     try:
         issue_events = issue_prefilter(service.mappings.current)
     except BridgelineError:
         issue_events = False
-    delivery = parse_delivery(
-        payload, identifier=identifier, issue_events=issue_events, projects=jira.projects
-    )
+    try:
+        delivery = parse_delivery(
+            payload, identifier=identifier, issue_events=issue_events, projects=jira.projects
+        )
+    except InvalidDelivery as exc:
+        return _rejected(request, str(exc))
     accepted = 0
     if delivery.events:
         try:
@@ -129,6 +117,9 @@ async def jira_webhook(request: Request) -> JSONResponse:
             return _answer(503, error="the inbox is unavailable; try again later")
         if accepted:
             count_received(delivery.events)
+    if delivery.ignored and not delivery.events:
+        # one line, never the body: what came and why nothing is to be done
+        log.info("Jira webhook ignored", webhook_event=delivery.event, reason=delivery.ignored)
     log.debug(
         "Jira webhook",
         webhook_event=delivery.event,

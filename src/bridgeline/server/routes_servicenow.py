@@ -13,7 +13,6 @@ database is away (the Business Rule does not retry, but polling catches up).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,6 +21,7 @@ from fastapi.responses import JSONResponse
 from bridgeline.connectors.servicenow import notification_event, verify_notification
 from bridgeline.errors import RetryableError
 from bridgeline.log import get_logger
+from bridgeline.server.jsonbody import BadBody, parse_json
 from bridgeline.sync.polling import count_received
 
 log = get_logger("bridgeline.webhooks")
@@ -32,19 +32,18 @@ def _answer(status: int, **body: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+def _rejected(reason: str) -> JSONResponse:
+    log.info("ServiceNow notification rejected", reason=reason)  # once, and never the body
+    return _answer(400, error=reason)
+
+
 @router.post("/webhooks/servicenow")
 async def servicenow_webhook(request: Request) -> JSONResponse:
     service = request.app.state.service
     settings = service.settings.servicenow
     if settings is None:
         return _answer(404, error="ServiceNow is not configured")
-    limit = service.settings.server.max_body_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return _answer(413, error=f"body larger than {limit} bytes")
-    body = await request.body()
-    if len(body) > limit:
-        return _answer(413, error=f"body larger than {limit} bytes")
+    body = await request.body()  # the guard has limited its size and the time it may take
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
     if not verify_notification(
@@ -60,11 +59,14 @@ async def servicenow_webhook(request: Request) -> JSONResponse:
         )
         return _answer(401, error=f"not authenticated: {why}")
     try:
-        payload = json.loads(body)
+        payload = parse_json(body)
         event = notification_event(payload, delivery_id=request.headers.get("x-bridgeline-delivery"))
+    except BadBody as exc:
+        return _rejected(str(exc))
     except ValueError as exc:
-        return _answer(400, error=f"not a ServiceNow notification: {exc}")
+        return _rejected(f"not a ServiceNow notification: {exc}")
     if settings.own_user and payload.get("sys_updated_by") == settings.own_user:
+        log.info("ServiceNow notification ignored", entity=str(event.ref), reason="bridgeline's own write")
         return _answer(200, accepted=0, note="bridgeline's own write")
     try:
         stored = await service.store.enqueue([event])

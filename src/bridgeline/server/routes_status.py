@@ -1,44 +1,57 @@
-"""The status page (server-rendered HTML) and the dead-letter and preview API.
+"""The status page (server-rendered HTML): sign-in, the status, dead-letter replay and drop, the preview.
 
 ``GET /status`` shows connectors and their lag, the queue, dead letters, links (Jira release <->
 change number, each linking to its system) and recent sync actions; ``/status/preview`` renders a
-mapping on pasted Jira JSON. Replaying or dropping a dead letter changes state, so it needs
-``server.admin_token``: as ``Authorization: Bearer <token>`` on the API, or through the page's
-sign-in, which sets a cookie holding an HMAC of the token (never the token) with ``SameSite=Strict``.
-Without a configured token, replay and drop are refused.
+mapping on pasted Jira JSON. All of it needs ``server.admin_token``: signing in with it starts a
+session (:mod:`bridgeline.server.auth`) held in an ``HttpOnly``, ``SameSite=Strict`` cookie; a
+request with ``Authorization: Bearer <token>`` is let in too. A stranger sees the sign-in form and
+nothing else; without a configured token, the page is closed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
+import unicodedata
 from datetime import datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import jinja2
 from fastapi import APIRouter, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from bridgeline import __version__, metrics
-from bridgeline.model import AuditEntry, utcnow
-from bridgeline.server.preview import preview
+from bridgeline import __version__
+from bridgeline.mapping import MappingSet
+from bridgeline.model import utcnow
+from bridgeline.server.auth import (
+    CLOSED,
+    SESSION_COOKIE,
+    admin_token,
+    caller,
+    client_address,
+    refuse_if_limited,
+    require_operator,
+    sessions,
+    sign_ins,
+)
+from bridgeline.server.dead_letters import ACTIONS, dead_letter_action
+from bridgeline.server.preview import PreviewBusy, preview, preview_off_loop
+from bridgeline.server.routes_api import busy, live_mappings
 from bridgeline.server.snapshot import status_snapshot
 
 if TYPE_CHECKING:
     from bridgeline.sync.service import Service
 
 router = APIRouter()
-SESSION_COOKIE = "bridgeline_admin"
+MAX_NAME = 100
 _NOTICES = {
     "replay": "{entity} queued again",
     "drop": "{entity} dropped",
     "replay-all": "{count} dead letter(s) queued again",
     "drop-all": "{count} dead letter(s) dropped",
     "missing": "{entity} is not a dead letter (any more)",
-    "signed-in": "signed in: replay and drop are enabled",
+    "signed-in": "signed in as {name}",
     "signed-out": "signed out",
     "bad-token": "that admin token is not right",
 }
@@ -84,55 +97,9 @@ def _service(request: Request) -> Service:
     return service
 
 
-def _admin_token(request: Request) -> str | None:
-    secret = _service(request).settings.server.admin_token
-    value = secret.get_secret_value() if secret is not None else ""
-    return value or None
-
-
-def _session_value(token: str) -> str:
-    return hmac.new(token.encode(), b"bridgeline status page session", hashlib.sha256).hexdigest()
-
-
-def _signed_in(request: Request) -> bool:
-    token = _admin_token(request)
-    if token is None:
-        return False
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer ") and hmac.compare_digest(header[7:].strip(), token):
-        return True
-    cookie = request.cookies.get(SESSION_COOKIE, "")
-    return bool(cookie) and hmac.compare_digest(cookie, _session_value(token))
-
-
-def _same_origin(request: Request) -> bool:
-    """A form post must come from this page (a cookie alone would let another site post).
-
-    Browsers send ``Origin`` (or at least ``Referer``) with form posts; a tool without either is
-    let through, as it cannot carry the browser's cookie unasked.
-    """
-    origin = request.headers.get("origin") or request.headers.get("referer")
-    if origin is None:
-        return True
-    hosts = {request.headers.get("host", ""), request.headers.get("x-forwarded-host", "")} - {""}
-    return origin != "null" and urlsplit(origin).netloc in hosts
-
-
-def require_admin(request: Request, *, form: bool = False) -> None:
-    """Refuse unless the admin token is configured and presented."""
-    if _admin_token(request) is None:
-        raise HTTPException(
-            403, "replay and drop are disabled: set server.admin_token (BRIDGELINE_SERVER__ADMIN_TOKEN)"
-        )
-    if form and not _same_origin(request):
-        raise HTTPException(403, "cross-site form post refused")
-    if not _signed_in(request):
-        raise HTTPException(401, "the admin token is required (Authorization: Bearer <server.admin_token>)")
-
-
-def _render(name: str, **context: Any) -> HTMLResponse:
+def _render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     html = _env.get_template(name).render(version=__version__, **context)
-    return HTMLResponse(html, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 def _back(notice: str, **values: Any) -> RedirectResponse:
@@ -140,31 +107,29 @@ def _back(notice: str, **values: Any) -> RedirectResponse:
     return RedirectResponse(f"/status?{query}#dead-letters", status_code=303)
 
 
-async def _dead_letter_action(
-    request: Request, action: str, entity: str | None, every: bool
-) -> dict[str, Any]:
-    """Replay or drop one dead letter (or all); audited with who asked: an operator."""
-    service = _service(request)
-    store = service.store
-    entities = (
-        [r.entity for r in await store.inbox_rows(state="dead", limit=100000)] if every else [entity or ""]
+def _notice(notice: str | None, **values: Any) -> str | None:
+    return _NOTICES.get(notice or "", "").format(**values) or None
+
+
+def _sign_in_page(request: Request, notice: str | None = None, status: int = 401) -> HTMLResponse:
+    """What a stranger sees of the page: the sign-in form, or that the page is closed."""
+    configured = admin_token(_service(request).settings.server) is not None
+    response = _render(
+        "sign_in.html",
+        status=status if configured else 403,
+        notice=notice,
+        notice_kind="error" if notice and notice != _NOTICES["signed-out"] else "ok",
+        closed=None if configured else CLOSED,
     )
-    done: list[str] = []
-    for e in entities:
-        ok = await (store.replay(e) if action == "replay" else store.drop(e))
-        if ok:
-            done.append(e)
-            metrics.DEAD_LETTER_ACTIONS.labels(action).inc()
-    if done:
-        await store.audit(
-            [
-                AuditEntry(
-                    action=action, entity=e, detail=f"{action} asked by an operator ({request.url.path})"
-                )
-                for e in done
-            ]
-        )
-    return {"action": action, "done": done, "missing": [e for e in entities if e not in done]}
+    if configured:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="bridgeline"'
+    return response
+
+
+def _person(name: str) -> str:
+    """The name given at sign-in, as the audit log shows it: printable, trimmed, bounded."""
+    text = "".join(c for c in name if unicodedata.category(c)[0] not in "CZ" or c == " ").strip()
+    return " ".join(text.split())[:MAX_NAME] or "operator"
 
 
 # -- pages -------------------------------------------------------------------------------------
@@ -174,18 +139,20 @@ async def _dead_letter_action(
 async def status_page(
     request: Request, notice: str | None = None, entity: str = "", count: int = 0
 ) -> Response:
+    who = await caller(request)
+    message = _notice(notice, entity=entity, count=count, name=who.name)
+    if not who.operator:
+        return _sign_in_page(request, message if notice in ("bad-token", "signed-out") else None)
     state = request.app.state
     snapshot = await status_snapshot(
         _service(request), state.health, started=state.started, stopping=state.stopping.is_set()
     )
-    message = _NOTICES.get(notice or "", "").format(entity=entity, count=count) or None
     return _render(
         "status.html",
         s=snapshot,
         notice=message,
         notice_kind="error" if notice in ("bad-token", "missing") else "ok",
-        admin_configured=_admin_token(request) is not None,
-        signed_in=_signed_in(request),
+        who=who,
     )
 
 
@@ -196,30 +163,53 @@ async def stylesheet() -> Response:
 
 
 @router.post("/status/login", include_in_schema=False)
-async def login(request: Request, admin_token: str = Form("")) -> Response:
-    token = _admin_token(request)
+async def login(
+    request: Request, admin_token_: str = Form("", alias="admin_token"), name: str = Form("")
+) -> Response:
+    token = admin_token(_service(request).settings.server)
     if token is None:
-        raise HTTPException(403, "replay and drop are disabled: set server.admin_token")
-    if not _same_origin(request):
-        raise HTTPException(403, "cross-site form post refused")
-    if not hmac.compare_digest(admin_token.strip(), token):
+        raise HTTPException(403, CLOSED)
+    client = client_address(request)
+    limiter = sign_ins(request)
+    try:
+        refuse_if_limited(limiter, client)
+    except HTTPException as exc:
+        page = _sign_in_page(request, str(exc.detail), status=exc.status_code)
+        page.headers.update(exc.headers or {})
+        return page
+    if not hmac.compare_digest(admin_token_.strip().encode(), token.encode()):
+        limiter.failed(client or "")
         return _back("bad-token")
+    limiter.succeeded(client or "")
+    book = sessions(request)
+    if old := request.cookies.get(SESSION_COOKIE):
+        await book.close(old)  # a new id on every sign-in: one planted before it is worthless
+    person = _person(name)
+    session_id = await book.open(token, person, client)
     response = _back("signed-in")
     response.set_cookie(
         SESSION_COOKIE,
-        _session_value(token),
+        session_id,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
-        max_age=8 * 3600,
+        secure=_https(request),
+        max_age=int(_service(request).settings.server.session_seconds),
+        path="/",
     )
     return response
 
 
+def _https(request: Request) -> bool:
+    public = _service(request).settings.server.public_url or ""
+    return request.url.scheme == "https" or public.startswith("https://")
+
+
 @router.post("/status/logout", include_in_schema=False)
-async def logout() -> Response:
+async def logout(request: Request) -> Response:
+    if cookie := request.cookies.get(SESSION_COOKIE):
+        await sessions(request).close(cookie)
     response = _back("signed-out")
-    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=_https(request), httponly=True, samesite="strict")
     return response
 
 
@@ -227,10 +217,10 @@ async def logout() -> Response:
 async def dead_letter_form(
     request: Request, action: str, entity: str = Form(""), every: str = Form("", alias="all")
 ) -> Response:
-    if action not in ("replay", "drop"):
+    if action not in ACTIONS:
         raise HTTPException(404, "unknown action")
-    require_admin(request, form=True)
-    result = await _dead_letter_action(request, action, entity, every == "1")
+    who = await require_operator(request)
+    result = await dead_letter_action(_service(request), action, entity, every=every == "1", asked_by=who)
     if every == "1":
         return _back(f"{action}-all", count=len(result["done"]))
     return _back(action if result["done"] else "missing", entity=entity)
@@ -238,7 +228,9 @@ async def dead_letter_form(
 
 @router.get("/status/preview", response_class=HTMLResponse, include_in_schema=False)
 async def preview_form(request: Request, mapping: str = "") -> Response:
-    names = [m.name for m in _service(request).mappings.current.mappings]
+    if not (await caller(request)).operator:
+        return _sign_in_page(request)
+    names = [m.name for m in live_mappings(request).mappings]
     return _render(
         "preview.html", names=names, chosen=mapping or (names[0] if names else ""), text="", result=None
     )
@@ -246,37 +238,23 @@ async def preview_form(request: Request, mapping: str = "") -> Response:
 
 @router.post("/status/preview", response_class=HTMLResponse, include_in_schema=False)
 async def preview_submit(request: Request, mapping: str = Form(""), payload: str = Form("")) -> Response:
-    mappings = _service(request).mappings.current
-    names = [m.name for m in mappings.mappings]
+    await require_operator(request)
+    mappings = live_mappings(request)
+    try:
+        status, html = await preview_off_loop(
+            request.app.state.previews, _preview_page, mappings, mapping, payload
+        )
+    except PreviewBusy:
+        raise busy() from None
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def _preview_page(mappings: MappingSet, mapping: str, payload: str) -> tuple[int, str]:
+    """(status, the page) of a preview: 422 when it could not render. A large one is CPU work: it
+    runs in a worker thread."""
     result = preview(mappings, mapping, payload).as_dict()
-    return _render("preview.html", names=names, chosen=mapping, text=payload, result=result)
-
-
-# -- API ---------------------------------------------------------------------------------------
-
-
-@router.get("/api/dead-letters")
-async def list_dead_letters(request: Request) -> dict[str, Any]:
-    snapshot = await status_snapshot(_service(request), audit_limit=0, links_limit=0, dead_limit=1000)
-    return {"dead_letters": snapshot["dead_letters"]}
-
-
-@router.post("/api/dead-letters/{entity:path}/{action}")
-async def dead_letter_api(request: Request, entity: str, action: str) -> JSONResponse:
-    if action not in ("replay", "drop"):
-        raise HTTPException(404, "unknown action: use replay or drop")
-    require_admin(request)
-    every = entity == "*"
-    result = await _dead_letter_action(request, action, None if every else entity, every)
-    status = 200 if result["done"] or every else 404
-    return JSONResponse(result, status_code=status)
-
-
-@router.post("/api/preview")
-async def preview_api(request: Request) -> JSONResponse:
-    """``{"mapping": "...", "input": {...}}`` -> the rendered record, or ``error`` / ``skipped``."""
-    body = await request.json()
-    if not isinstance(body, dict) or not isinstance(body.get("mapping"), str):
-        raise HTTPException(400, 'expected {"mapping": "<name>", "input": {...}}')
-    result = preview(_service(request).mappings.current, body["mapping"], json.dumps(body.get("input")))
-    return JSONResponse(result.as_dict(), status_code=200 if result.error is None else 422)
+    names = [m.name for m in mappings.mappings]
+    page = _env.get_template("preview.html").render(
+        version=__version__, names=names, chosen=mapping, text=payload, result=result
+    )
+    return (422 if result["error"] else 200), page

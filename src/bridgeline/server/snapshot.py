@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from bridgeline import __version__
 from bridgeline.log import redact_value
+from bridgeline.mapping import release_page
 from bridgeline.model import Link, utcnow
+from bridgeline.store import PipelineBook
 
 if TYPE_CHECKING:
     from bridgeline.server.health import ConnectorHealth
@@ -36,7 +38,9 @@ def jira_url(service: Service, link: Link) -> str | None:
     if link.source.kind == "version":
         key = label.split(" ", 1)[0] if label else ""
         if _PROJECT_KEY.match(key):
-            return f"{base}/projects/{key}/versions/{link.source.id}"
+            jira = service.jira
+            cloud = jira is not None and jira.deployment == "cloud"
+            return release_page(base, key, link.source.id, cloud=cloud)
         return None
     if link.source.kind == "issue" and label:
         return f"{base}/browse/{label}"
@@ -119,6 +123,9 @@ async def status_snapshot(
     pending = await store.inbox_rows(state="pending", limit=200)
     links = await store.list_links(limit=links_limit, top_level=True)
     audit = await store.recent_audit(limit=audit_limit)
+    book = PipelineBook(store)
+    answers = await book.recent_answers(limit=20)
+    deployments = await book.recent_reports(limit=20)
     snapshot: dict[str, Any] = {
         "version": __version__,
         "host": socket.gethostname(),
@@ -181,6 +188,34 @@ async def status_snapshot(
             }
             for e in audit
         ],
+        "gate_answers": [
+            {
+                "at": _iso(a.asked_at),
+                "pipeline": a.pipeline,
+                "release": " ".join(x for x in (a.project, a.version) if x) or None,
+                "environment": a.environment,
+                "decision": a.decision,
+                "number": a.change_number,
+                "target_url": a.change_url,
+                "reasons": a.reasons,
+            }
+            for a in answers
+        ],
+        "deployments": [
+            {
+                "at": _iso(d.received_at),
+                "source": d.source,
+                "release": " ".join(x for x in (d.project, d.version) if x) or d.change_number,
+                "environment": d.environment,
+                "state": d.state,
+                "run_id": d.run_id,
+                "run_url": d.run_url,
+                "commit": d.commit,
+                "verdict": verdict,  # None: not processed yet
+            }
+            for d, verdict in deployments
+        ],
+        "unauthorized_deployments": await book.count_unauthorized(),
     }
     redacted: dict[str, Any] = redact_value("status", snapshot)
     return redacted

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
 import threading
 from collections.abc import Iterator
@@ -107,3 +108,46 @@ def serve_in_thread(app: Any, **kwargs: Any) -> Iterator[ServedApp]:
         yield served
     finally:
         served.stop()
+
+
+class _StoppableServer(uvicorn.Server):
+    """uvicorn's server with signals of its own: SIGINT or SIGTERM stop it (a second one at once)
+    and the process exits normally, whichever uvicorn release is installed (some re-raise the
+    signal after the shutdown, ending the process with it)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        def stop(*_: object) -> None:
+            if self.should_exit:
+                self.force_exit = True
+            self.should_exit = True
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def serve_until_stopped(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    log_level: str = "warning",
+    certfile: str | None = None,
+    keyfile: str | None = None,
+    timeout_graceful_shutdown: float = 2,
+) -> None:
+    """Serve ``app`` in the foreground until Ctrl-C or SIGTERM (``bridgeline sim ...``)."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+        timeout_graceful_shutdown=int(timeout_graceful_shutdown),
+    )
+    _StoppableServer(config).run()

@@ -1,8 +1,31 @@
-"""bridgeline's state: the inbox, links, cursors, source marks and the audit log (SQL)."""
+"""bridgeline's state: the inbox, links, cursors, source marks, the audit log and sign-ins,
+pipelines' gate answers and deployments (SQL)."""
 
 from __future__ import annotations
 
 from bridgeline.store.locks import ProcessLock
-from bridgeline.store.store import AppliedAction, Claim, InboxRow, Store, async_url, redact_url
+from bridgeline.store.pipelines import DeploymentReport, DeploymentRun, GateAnswerRow, PipelineBook
+from bridgeline.store.store import (
+    AppliedAction,
+    Claim,
+    InboxRow,
+    StatusSession,
+    Store,
+    async_url,
+    redact_url,
+)
 
-__all__ = ["AppliedAction", "Claim", "InboxRow", "ProcessLock", "Store", "async_url", "redact_url"]
+__all__ = [
+    "AppliedAction",
+    "Claim",
+    "DeploymentReport",
+    "DeploymentRun",
+    "GateAnswerRow",
+    "InboxRow",
+    "PipelineBook",
+    "ProcessLock",
+    "StatusSession",
+    "Store",
+    "async_url",
+    "redact_url",
+]

@@ -24,15 +24,14 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NoReturn, TypeVarTuple, overload
+from pathlib import Path
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.base import Executable
-from sqlalchemy.sql.selectable import TypedReturnsRows
-from sqlalchemy.util.typing import TupleAny
 
 from bridgeline.errors import ConfigError, RetryableError
 from bridgeline.model import AuditEntry, EntityRef, Event, Link, Snapshot, TargetRef, utcnow
@@ -53,6 +52,16 @@ def async_url(url: str) -> str:
             f"database_url uses {u.drivername!r}; bridgeline supports sqlite:///path and postgresql+psycopg://..."
         )
     return u.render_as_string(hide_password=False)
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    u = sa.engine.make_url(url)
+    if not u.drivername.startswith("sqlite") or u.database in (None, "", ":memory:"):
+        return None
+    if u.database.startswith("file:"):
+        return None
+    path = Path(u.database)
+    return None if path.exists() else path.resolve()
 
 
 def redact_url(url: str) -> str:
@@ -101,7 +110,17 @@ class InboxRow:
     last_error: str | None
 
 
-_Ts = TypeVarTuple("_Ts")
+@dataclass(frozen=True, slots=True)
+class StatusSession:
+    """A sign-in to the status page, as kept server-side (the id itself only as its hash)."""
+
+    id_hash: str
+    signed_in_as: str
+    client: str | None
+    token_mark: str
+    created_at: datetime
+    seen_at: datetime
+    expires_at: datetime
 
 
 class InlineConnection:
@@ -113,15 +132,9 @@ class InlineConnection:
     def __init__(self, conn: sa.Connection) -> None:
         self.sync_connection = conn
 
-    @overload
-    async def execute(
-        self, statement: TypedReturnsRows[*_Ts], parameters: Any = None
-    ) -> sa.CursorResult[*_Ts]: ...
-
-    @overload
-    async def execute(self, statement: Executable, parameters: Any = None) -> sa.CursorResult[*TupleAny]: ...
-
-    async def execute(self, statement: Executable, parameters: Any = None) -> sa.CursorResult[*TupleAny]:
+    # Typed loosely on purpose: SQLAlchemy 2.0 and 2.1 spell the generic result type differently
+    # (one row type against a tuple of column types), and both are supported.
+    async def execute(self, statement: Executable, parameters: Any = None) -> Any:
         return self.sync_connection.execute(statement, parameters)
 
 
@@ -153,8 +166,18 @@ class Store:
     # -- lifecycle -------------------------------------------------------------------------
 
     @classmethod
-    async def open(cls, url: str, *, migrate: bool = True) -> Store:
+    async def open(cls, url: str, *, migrate: bool = True, create: bool = True) -> Store:
+        """The store at ``url``, migrated to the newest schema unless ``migrate`` is off.
+        ``create=False``: a SQLite file that does not exist is an error, not a new database (the
+        commands that only look, or act on what is there)."""
         aurl = async_url(url)
+        if not create:
+            missing = _missing_sqlite_file(url)
+            if missing is not None:
+                raise ConfigError(
+                    f"no bridgeline database at {missing}: nothing has run with this configuration "
+                    "here (point --config or BRIDGELINE_DATABASE_URL at the daemon's database)"
+                )
         kwargs: dict[str, Any] = {}
         if aurl.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30}
@@ -323,7 +346,9 @@ class Store:
                 "hint": storable_hint(ev.hint),
                 "received_at": ev.received_at,
                 "updated_at": now,
-                "next_attempt_at": now,
+                # due from when the news arrived: a new record's way back (queued with the news that
+                # made it) is not put behind a backlog that arrived later
+                "next_attempt_at": min(now, ev.received_at),
             },
         )
 
@@ -443,14 +468,17 @@ class Store:
         return [_inbox_row(r) for r in rows]
 
     async def inbox_row(self, entity: str) -> InboxRow | None:
+        entity = storable_text(entity)  # as it was stored (PostgreSQL refuses NUL even in a WHERE)
         async with self._read() as conn:
             r = (await conn.execute(sa.select(t.inbox).where(t.inbox.c.entity == entity))).mappings().first()
         return _inbox_row(r) if r else None
 
-    async def replay(self, entity: str) -> bool:
-        """A dead letter goes back to pending with fresh attempts."""
+    async def replay(self, entity: str, *, asked_by: str | None = None) -> bool:
+        """A dead letter goes back to pending with fresh attempts; with ``asked_by`` (who asked:
+        ``cli:alex@build-01``), audited in the same transaction."""
         c = t.inbox.c
         now = utcnow()
+        entity = storable_text(entity)
         async with self._tx() as conn:
             res = await conn.execute(
                 sa.update(t.inbox)
@@ -464,19 +492,24 @@ class Store:
                     generation=c.generation + 1,
                 )
             )
+            if res.rowcount == 1 and asked_by is not None:
+                await self._audit(conn, [_asked("replay", entity, asked_by)])
         if res.rowcount == 1:
             self._due()
         return res.rowcount == 1
 
-    async def drop(self, entity: str) -> bool:
-        """Forget a dead letter (marked done, its last error kept)."""
+    async def drop(self, entity: str, *, asked_by: str | None = None) -> bool:
+        """Forget a dead letter (marked done, its last error kept); audited like :meth:`replay`."""
         c = t.inbox.c
+        entity = storable_text(entity)
         async with self._tx() as conn:
             res = await conn.execute(
                 sa.update(t.inbox)
                 .where(c.entity == entity, c.state == "dead")
                 .values(state="done", updated_at=utcnow())
             )
+            if res.rowcount == 1 and asked_by is not None:
+                await self._audit(conn, [_asked("drop", entity, asked_by)])
         return res.rowcount == 1
 
     async def queue_depth(self) -> dict[str, int]:
@@ -616,11 +649,40 @@ class Store:
             self._due()
         return saved
 
+    async def record_many(
+        self,
+        *,
+        links: Sequence[Link] = (),
+        audit: Sequence[AuditEntry] = (),
+        applied: Sequence[AppliedAction] = (),
+        events: Sequence[Event] = (),
+    ) -> None:
+        """:meth:`record` for several links (a change's tasks written together), in one transaction."""
+        async with self._tx() as conn:
+            for link in links:
+                await self._save_link(conn, link)
+            await self._audit(conn, audit)
+            now = utcnow()
+            for ev in events:
+                await self._upsert_event(conn, ev, now)
+            for a in applied:
+                await conn.execute(self._sql.applied_done, _applied_row(a, now, "done"))
+        if events:
+            self._due()
+
     async def begin_action(self, action: AppliedAction) -> None:
         """Note that a write which cannot be repeated blindly (a comment) is about to be sent: if the
         process dies before :meth:`record` marks it done, the next attempt looks before sending again."""
+        await self.begin_actions([action])
+
+    async def begin_actions(self, actions: Sequence[AppliedAction]) -> None:
+        """:meth:`begin_action` for several writes, in one transaction (a change's new tasks)."""
+        if not actions:
+            return
+        now = utcnow()
         async with self._tx() as conn:
-            await conn.execute(self._sql.applied_started, _applied_row(action, utcnow(), "started"))
+            for action in actions:
+                await conn.execute(self._sql.applied_started, _applied_row(action, now, "started"))
 
     async def action_states(self, keys: Sequence[str]) -> dict[str, str]:
         """The state of each of ``keys`` recorded so far: ``done`` (applied) or ``started`` (begun,
@@ -728,6 +790,49 @@ class Store:
     async def last_audit_id(self) -> int:
         async with self._read() as conn:
             return int((await conn.execute(sa.select(sa.func.max(t.audit.c.id)))).scalar() or 0)
+
+    # -- status page sign-ins ---------------------------------------------------------------
+
+    async def start_session(self, session: StatusSession) -> None:
+        """Keep a new sign-in; sessions that have ended are forgotten meanwhile."""
+        c = t.sessions.c
+        async with self._tx() as conn:
+            await conn.execute(sa.delete(t.sessions).where(c.expires_at < session.created_at))
+            await conn.execute(
+                sa.insert(t.sessions).values(
+                    id_hash=session.id_hash,
+                    signed_in_as=session.signed_in_as,
+                    client=session.client,
+                    token_mark=session.token_mark,
+                    created_at=session.created_at,
+                    seen_at=session.seen_at,
+                    expires_at=session.expires_at,
+                )
+            )
+
+    async def session(self, id_hash: str) -> StatusSession | None:
+        async with self._read() as conn:
+            r = (
+                (await conn.execute(sa.select(t.sessions).where(t.sessions.c.id_hash == id_hash)))
+                .mappings()
+                .first()
+            )
+        return StatusSession(**r) if r else None
+
+    async def touch_session(self, id_hash: str, seen_at: datetime) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                sa.update(t.sessions).where(t.sessions.c.id_hash == id_hash).values(seen_at=seen_at)
+            )
+
+    async def end_session(self, id_hash: str) -> bool:
+        async with self._tx() as conn:
+            res = await conn.execute(sa.delete(t.sessions).where(t.sessions.c.id_hash == id_hash))
+        return res.rowcount == 1
+
+
+def _asked(action: str, entity: str, asked_by: str) -> AuditEntry:
+    return AuditEntry(action=action, entity=entity, detail=f"{action} asked by {asked_by}")
 
 
 def storable_text(text: str) -> str:

@@ -1,4 +1,4 @@
-"""The SQL tables: the inbox, links, cursors, source marks, webhook deliveries, audit.
+"""The SQL tables: the inbox, links, cursors, source marks, webhook deliveries, audit, sign-ins.
 
 Only :mod:`bridgeline.store` speaks SQL. Migrations live in ``store/migrations`` (Alembic);
 this metadata is their reference and the tests check the two agree.
@@ -165,4 +165,20 @@ audit = sa.Table(
     sa.Column("duration_ms", sa.Float),
     sa.Index(None, "at"),
     sa.Index(None, "entity"),
+)
+
+# Status page sign-ins. Only a hash of the session id is kept: whoever reads the database cannot
+# sign in with it. ``token_mark`` ties a session to the admin token it was opened with, so rotating
+# the token ends every session.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("signed_in_as", sa.String(100), nullable=False),
+    sa.Column("client", sa.String(100)),
+    sa.Column("token_mark", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("seen_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Index(None, "expires_at"),
 )

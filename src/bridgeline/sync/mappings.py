@@ -1,7 +1,13 @@
-"""The live mapping set, replaced only by a valid one (hot reload on SIGHUP and on file change)."""
+"""The live mapping set, replaced only by a valid one (hot reload on SIGHUP and on file change).
+
+Loading compiles every template and tries what reads nothing from the entity under the render
+budget, which can take a couple of seconds for a hostile file: the daemon loads in a worker thread
+(``aload``, ``areload``, ``areload_if_changed``), so the event loop keeps serving meanwhile.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +52,7 @@ class LiveMappings:
         self._set: MappingSet | None = None
         self._files = ""
         self.last: ReloadStatus | None = None
+        self._loading: asyncio.Lock | None = None  # one load at a time (SIGHUP and the file watch)
 
     @property
     def current(self) -> MappingSet:
@@ -87,6 +94,26 @@ class LiveMappings:
         if file_fingerprint(self.paths) == self._files:
             return False
         return self.reload()
+
+    # the same, off the event loop -----------------------------------------------------------------
+    async def aload(self) -> MappingSet:
+        async with self._lock():
+            return await asyncio.to_thread(self.load)
+
+    async def areload(self) -> bool:
+        async with self._lock():
+            return await asyncio.to_thread(self.reload)
+
+    async def areload_if_changed(self) -> bool:
+        if file_fingerprint(self.paths) == self._files:
+            return False
+        async with self._lock():
+            return await asyncio.to_thread(self.reload_if_changed)
+
+    def _lock(self) -> asyncio.Lock:
+        if self._loading is None:
+            self._loading = asyncio.Lock()
+        return self._loading
 
     def _install(self, new: MappingSet, files: str) -> None:
         self._set = new

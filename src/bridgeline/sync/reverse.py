@@ -12,6 +12,7 @@ see unchanged (the fields bridgeline pushed are left out of it), so it costs one
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +21,9 @@ from bridgeline.errors import NotFound, PermanentError, RemoteRejected, Transiti
 from bridgeline.log import get_logger
 from bridgeline.mapping import ReverseAction
 from bridgeline.model import AuditEntry, EntityRef, Link, Snapshot
-from bridgeline.store import AppliedAction
+from bridgeline.store import AppliedAction, Claim
 from bridgeline.sync import conflicts
+from bridgeline.sync.reconcile import FINAL_STATES
 from bridgeline.sync.reports import EntityReport
 
 if TYPE_CHECKING:
@@ -52,26 +54,31 @@ class ReverseSync:
         self.engine = engine
         self.store = engine.store
 
-    async def process(self, ref: EntityRef) -> EntityReport:
+    async def process(self, ref: EntityRef, claim: Claim | None = None) -> EntityReport:
         report = EntityReport(ref)
         link = await self.store.link_by_target(ref.system, ref.id)
         if link is None:
             report.note = "not a record bridgeline made"
-            return report
-        if link.parent_id is not None:
-            report.note = "child records carry no reverse rules"
             return report
         mapping = (
             self.engine.mappings.current.get(link.mapping)
             if link.mapping in self.engine.mappings.current
             else None
         )
+        train = mapping is not None and mapping.source.entity == "train"
+        if link.parent_id is not None and not train:
+            report.note = "child records carry no reverse rules"
+            return report
         if mapping is None:
             report.note = f"mapping {link.mapping!r} is no longer loaded"
             return report
         target_connector = self.engine.targets[ref.system]
+        handed = self.engine.handoff.take(ref.system, ref.id)  # a record this process has just created
         try:
-            target = await target_connector.read(link.target)
+            if handed is not None and handed.seen is not None and _only_own_create(claim):
+                target = handed.seen  # the create's own answer, and nothing has been heard of it since
+            else:
+                target = await target_connector.read(link.target)
         except NotFound:
             await self.store.audit(
                 [
@@ -88,13 +95,29 @@ class ReverseSync:
             )
             report.note = "deleted in the target"
             return report
+        state = str(target.get("state") or "")
+        if state in FINAL_STATES and link.extra.get("final") != state:
+            link.extra = {**link.extra, "final": state}  # from now on the forward pass holds its writes
+            await self.store.record(link=link)
         await self._settle_conflicts(link, target, target_connector)
         seen = Snapshot.of(observed_state(target, _expected(link)))
         if link.seen is not None and link.seen.hash == seen.hash:
             report.note = "nothing new since last seen (an echo of bridgeline's own write, or a repeat)"
             return report
+        if not mapping.has_reverse_rules:  # nothing to ask Jira for
+            link.seen = seen
+            await self.store.record(link=link)
+            return report
         assert self.engine.reader is not None
-        ctx = self.engine.handoff.take(ref.system, ref.id)  # a record this process has just created
+        ctx = handed.ctx if handed is not None else None
+        if ctx is None and train:
+            # a train's parent or child: the train read fresh, at the level that answered
+            ctx = await self.engine.trains.level_context(mapping, link)
+            if ctx is None:
+                report.note = f"{link.key} is not a record of a train"
+                return report
+        elif ctx is not None and train:
+            ctx = self.engine.trains.level_of(ctx, link)
         if ctx is None:
             read = await self.engine.reader.context(link.source)
             if read is None:
@@ -104,7 +127,7 @@ class ReverseSync:
                 return report
             ctx, _label = read
         ctx = {**ctx, "target": target, "link": _link_view(link, target)}
-        actions = mapping.reverse(ctx)
+        actions = await asyncio.to_thread(mapping.reverse, ctx)  # templates: off the event loop
         keys = [a.key for a in actions]
         recorded = await self.store.action_states(keys)
         done = {k for k, state in recorded.items() if state == "done"}
@@ -184,7 +207,7 @@ class ReverseSync:
             )
             for c in result.conflicts
         ]
-        if result.restore:
+        if result.restore and not link.extra.get("final"):
             await connector.update(link.target, result.restore)
             metrics.WRITES.labels(link.target.system, "update").inc()
             target.setdefault("fields", {}).update(result.restore)
@@ -266,6 +289,11 @@ class ReverseSync:
             detail=detail or f"rule {action.rule}",
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
+
+
+def _only_own_create(claim: Claim | None) -> bool:
+    """Whether the claimed news is only bridgeline's own create (queued with its link), first try."""
+    return claim is not None and claim.events == 1 and claim.source == "create" and claim.attempts == 0
 
 
 def _expected(link: Link) -> dict[str, Any]:

@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bridgeline import metrics
 from bridgeline.config import Settings
 from bridgeline.connectors.jira import JiraChanges, JiraClient
 from bridgeline.connectors.target import TargetConnector
-from bridgeline.errors import BridgelineError, RetryableError
+from bridgeline.errors import BridgelineError, ConfigError, RetryableError
 from bridgeline.log import get_logger, register_secret
+from bridgeline.mapping import MappingSet
 from bridgeline.store import Store
 from bridgeline.sync.engine import SyncEngine
 from bridgeline.sync.leader import Leadership
@@ -50,9 +53,36 @@ class CycleReport:
     dead: int = 0
 
 
+class _OverlappingRuns(logging.Filter):
+    """A poll still running when its next turn comes is skipped by design (one at a time per
+    poller): APScheduler's warning about it is not news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_OverlappingRuns())
+logging.getLogger("apscheduler.executors.default").addFilter(_OverlappingRuns())
+
+
+class _FinishingExecutor(AsyncIOExecutor):  # type: ignore[misc]  # apscheduler has no types
+    """APScheduler's asyncio executor, except that a stop lets the jobs it started finish: its own
+    shutdown cancels them, also one submitted a moment before that has not begun to run, in the
+    middle of a database transaction (a poll storing its events and cursor)."""
+
+    async def finish(self, timeout: float) -> None:
+        running = [f for f in self._pending_futures if not f.done()]
+        if running:
+            await asyncio.wait(running, timeout=timeout)
+
+
 def register_settings_secrets(settings: Settings) -> None:
     """Teach the log redactor every configured secret."""
-    for section in (settings.jira, settings.servicenow, settings.remedy, settings.server):
+    sections = (
+        settings.jira, settings.servicenow, settings.remedy, settings.server, settings.deployments,
+        *settings.pipelines.values(),
+    )  # fmt: skip
+    for section in sections:
         if section is None:
             continue
         for name in type(section).model_fields:
@@ -61,6 +91,21 @@ def register_settings_secrets(settings: Settings) -> None:
                 register_secret(value.get_secret_value())
     if settings.servicenow and settings.servicenow.oauth:
         register_secret(settings.servicenow.oauth.client_secret.get_secret_value())
+
+
+def mapping_problems(settings: Settings, mappings: MappingSet) -> list[str]:
+    """What makes a valid mapping set unusable with these settings (``config check`` says the same):
+    no mapping at all, or a mapping that writes to a system the settings do not configure."""
+    if len(mappings) == 0:
+        where = ", ".join(str(p) for p in settings.mappings)
+        return [f"no mapping found in {where}: nothing would be synced"]
+    configured = {s for s in ("servicenow", "remedy") if getattr(settings, s) is not None}
+    return [
+        f"mapping {m.name!r} ({m.file}:{m.line}) writes to {m.target.system}, "
+        f"which has no '{m.target.system}:' section in the settings"
+        for m in mappings.mappings
+        if m.target.system not in configured
+    ]
 
 
 class Service:
@@ -78,7 +123,11 @@ class Service:
         self.jira = jira
         self.targets = targets
         projects = settings.jira.projects if settings.jira else []
-        self.engine = SyncEngine(store, mappings, jira=jira, targets=targets, projects=projects)
+        blackouts = settings.servicenow.blackout_schedules if settings.servicenow else []
+        self.engine = SyncEngine(
+            store, mappings, jira=jira, targets=targets, projects=projects, blackout_schedules=blackouts
+        )
+        self.gate = self.engine.gate
         self._reports: list[EntityReport] | None = None
         self.worker = Worker(store, self.engine, settings.worker, on_report=self._collect)
         self.pollers: list[Poller] = []
@@ -90,6 +139,7 @@ class Service:
         self.stopping = asyncio.Event()
         self._closing = False  # no new polls once the service winds down
         self._polling = 0  # polls running now
+        self._executor = _FinishingExecutor()  # runs the scheduler's jobs
         self._next_prune = 0.0  # monotonic time of the next pruning of old webhook delivery ids
         # only the leader among the replicas polls; a follower checks as often as the pollers run
         campaign = min([5.0, *(p.interval for p in self.pollers)])
@@ -97,12 +147,27 @@ class Service:
 
     @classmethod
     async def start(
-        cls, settings: Settings, *, transports: dict[str, httpx.AsyncBaseTransport] | None = None
+        cls,
+        settings: Settings,
+        *,
+        transports: dict[str, httpx.AsyncBaseTransport] | None = None,
+        strict: bool = False,
     ) -> Service:
-        """Validate mappings, open the store (migrating it), connect to each configured system."""
+        """Validate mappings, open the store (migrating it), connect to each configured system.
+
+        ``strict`` (``bridgeline run``, ``backfill``): refuse to start with mappings that cannot
+        sync anything here (none at all, or one for a system the settings lack), as ``config check``
+        does; otherwise those are warned about."""
         register_settings_secrets(settings)
         mappings = LiveMappings(settings.mappings)
-        mappings.load()  # an invalid set stops us here, before anything is touched
+        await mappings.aload()  # an invalid set stops us here, before anything is touched
+        problems = mapping_problems(settings, mappings.current)
+        if problems and strict:
+            raise ConfigError(
+                "the mappings do not fit the settings; nothing runs until fixed:\n" + "\n".join(problems)
+            )
+        for problem in problems:
+            log.warning("the mappings do not fit the settings", problem=problem)
         transports = transports or {}
         store = await Store.open(settings.database_url, migrate=settings.migrate_on_start)
         jira: JiraClient | None = None
@@ -123,13 +188,6 @@ class Service:
                 await jira.aclose()
             await store.close()
             raise
-        needed = {m.target.system for m in mappings.current.mappings}
-        missing = sorted(needed - set(targets))
-        if missing:
-            log.warning(
-                "mappings target systems that are not configured; their entities will be dead-lettered",
-                systems=missing,
-            )
         return cls(settings, store, mappings, jira, targets)
 
     async def aclose(self) -> None:
@@ -212,7 +270,7 @@ class Service:
 
     async def _housekeeping(self) -> None:
         with contextlib.suppress(BridgelineError):
-            self.mappings.reload_if_changed()
+            await self.mappings.areload_if_changed()
             depth = await self.store.queue_depth()
             for state in ("pending", "done", "dead"):
                 metrics.QUEUE_DEPTH.labels(state).set(depth.get(state, 0))
@@ -237,7 +295,7 @@ class Service:
                 self.scheduler.modify_job(f"poll-{poller.name}", next_run_time=_now())
 
     def start_scheduler(self) -> AsyncIOScheduler:
-        scheduler = AsyncIOScheduler(timezone="UTC")
+        scheduler = AsyncIOScheduler(timezone="UTC", executors={"default": self._executor})
         for poller in self.pollers:
             scheduler.add_job(
                 self._poll_job,
@@ -273,9 +331,14 @@ class Service:
         finally:
             self._closing = True
             if self.scheduler is not None:
+                # No new runs, but a poll in flight finishes: shutting the scheduler down now would
+                # cancel it in the middle of its database transaction.
+                self.scheduler.pause()
+            await self._polls_finished()
+            if self.scheduler is not None:
+                await self._executor.finish(timeout=30.0)
                 self.scheduler.shutdown(wait=False)
                 self.scheduler = None
-            await self._polls_finished()
             leading.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await leading
@@ -288,8 +351,8 @@ class Service:
         while self._polling and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)
 
-    def reload_mappings(self) -> bool:
-        return self.mappings.reload()
+    async def reload_mappings(self) -> bool:
+        return await self.mappings.areload()
 
 
 def _now() -> datetime:

@@ -17,7 +17,7 @@ from typing import Any
 from bridgeline import metrics
 from bridgeline.config import WorkerSettings
 from bridgeline.errors import BridgelineError, ConfigError, NotFound, PermanentError, RetryableError
-from bridgeline.log import get_logger
+from bridgeline.log import get_logger, shorten
 from bridgeline.model import AuditEntry
 from bridgeline.store import Claim, Store
 from bridgeline.sync.engine import SyncEngine
@@ -117,7 +117,7 @@ class Worker:
         ``lost`` when the lease ran out and another worker took the entity over."""
         self.in_flight += 1
         started = time.perf_counter()
-        work = asyncio.create_task(self.engine.process(claim.ref), name=f"sync {claim.ref}")
+        work = asyncio.create_task(self.engine.process(claim.ref, claim), name=f"sync {claim.ref}")
         heartbeat = asyncio.create_task(self._keep_lease(claim, work))
         kind = claim.ref.kind
         try:
@@ -160,6 +160,7 @@ class Worker:
         self, claim: Claim, exc: BaseException, *, permanent: bool, retry_after: float | None = None
     ) -> str:
         message = str(exc) if isinstance(exc, BridgelineError) else f"{type(exc).__name__}: {exc}"
+        message = shorten(message, 4000)  # redacted before it is stored: a cut leaves no part of a secret
         metrics.FAILURES.labels(claim.ref.system, claim.ref.kind, _error_class(exc)).inc()
         state = await self.store.fail(
             claim,

@@ -15,7 +15,14 @@ from bridgeline.config import JiraSettings
 from bridgeline.connectors.http import RetryPolicy
 from bridgeline.connectors.jira import JiraChanges, JiraClient
 from bridgeline.sim import FaultConfig, ServedApp, serve_in_thread
-from bridgeline.sim.jira import JiraSimulator, RateLimitConfig, Settings, WebhookOptions
+from bridgeline.sim.jira import (
+    INTEGRATION_CLOUD,
+    INTEGRATION_PAT,
+    JiraSimulator,
+    RateLimitConfig,
+    Settings,
+    WebhookOptions,
+)
 from bridgeline.store import Store
 from bridgeline.sync.mappings import LiveMappings
 from bridgeline.sync.polling import JiraPoller
@@ -59,9 +66,9 @@ class Jira:
     def settings(self, **extra: Any) -> JiraSettings:
         """bridgeline's Jira settings: Cloud logs in with email + API token, Data Center with a PAT."""
         creds: dict[str, Any] = (
-            {"email": "bridgeline@example.com", "api_token": "bridgeline-token"}
+            {"email": INTEGRATION_CLOUD[0], "api_token": INTEGRATION_CLOUD[1]}
             if self.mode == "cloud"
-            else {"token": "bridgeline-pat"}
+            else {"token": INTEGRATION_PAT}
         )
         values: dict[str, Any] = {"url": self.url, "projects": PROJECTS, **creds, **extra}
         return JiraSettings(**values)

@@ -14,7 +14,7 @@ import pytest
 import respx
 
 from bridgeline.config import JiraSettings
-from bridgeline.connectors.http import RetryPolicy, TransientHTTPError
+from bridgeline.connectors.http import RetryPolicy
 from bridgeline.connectors.jira import JiraClient
 from bridgeline.errors import (
     AuthenticationFailed,
@@ -22,6 +22,7 @@ from bridgeline.errors import (
     NotFound,
     RateLimited,
     RemoteRejected,
+    RemoteUnavailable,
     RetryableError,
     TransitionRefused,
 )
@@ -325,7 +326,7 @@ async def test_a_comment_that_did_not_arrive_surfaces_the_error(cloud: Any) -> N
     client, mock = cloud
     mock.post("/rest/api/3/issue/PAY-1/comment").mock(side_effect=httpx.ReadTimeout("lost"))
     mock.get("/rest/api/3/issue/PAY-1/comment").mock(return_value=httpx.Response(200, json={"comments": []}))
-    with pytest.raises(TransientHTTPError) as info:
+    with pytest.raises(RemoteUnavailable) as info:
         await client.add_comment("PAY-1", "CAB approved")
     assert info.value.maybe_applied
 

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from bridgeline.cli import main
+from bridgeline.sim.jira import INTEGRATION_CLOUD
 
 from .conftest import Jira
 
@@ -17,7 +18,7 @@ def config(tmp_path: Path, jira: Jira, **overrides: object) -> str:
     section = {
         "url": jira.url,
         "email": "bridgeline@example.com",
-        "api_token": "bridgeline-token",
+        "api_token": INTEGRATION_CLOUD[1],
         "projects": ["PAY", "WEB"],
         "webhook_secret": "s3cret",
         **overrides,

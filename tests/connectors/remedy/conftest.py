@@ -13,6 +13,7 @@ from bridgeline.config import RemedySettings, settings_from_values
 from bridgeline.connectors.http import RetryPolicy
 from bridgeline.connectors.remedy import RemedyTarget
 from bridgeline.sim import FaultConfig, ServedApp
+from bridgeline.sim.remedy import INTEGRATION as REMEDY_INTEGRATION
 from bridgeline.sim.remedy import RemedyConfig, RemedySimulator
 
 FAST = RetryPolicy(attempts=3, initial=0.001, maximum=0.01, total=5, max_retry_after=2)
@@ -46,7 +47,12 @@ class Remedy:
         return self.server.url
 
     def settings(self, **values: Any) -> RemedySettings:
-        section = {"url": self.url, "username": "bridgeline", "password": "bridgeline", **values}
+        section = {
+            "url": self.url,
+            "username": REMEDY_INTEGRATION[0],
+            "password": REMEDY_INTEGRATION[1],
+            **values,
+        }
         settings = settings_from_values({"remedy": section}).remedy
         assert settings is not None
         return settings

@@ -12,10 +12,11 @@ from bridgeline.config import ServiceNowSettings, settings_from_values
 from bridgeline.connectors.http import RetryPolicy
 from bridgeline.connectors.servicenow import ServiceNowTarget
 from bridgeline.sim import FaultConfig, ServedApp
+from bridgeline.sim.servicenow import INTEGRATION as SERVICENOW_INTEGRATION
 from bridgeline.sim.servicenow import ServiceNowSimulator, SimSettings
 
 FAST = RetryPolicy(attempts=3, initial=0.001, maximum=0.01, total=5, max_retry_after=2)
-INTEGRATION = {"username": "bridgeline.integration", "password": "bridgeline"}
+INTEGRATION = {"username": SERVICENOW_INTEGRATION[0], "password": SERVICENOW_INTEGRATION[1]}
 
 
 class Snow:

@@ -19,6 +19,7 @@ from bridgeline.connectors.servicenow import ServiceNowChanges, ServiceNowTarget
 from bridgeline.daemon import listen, make_server
 from bridgeline.model import EntityRef, Link, Snapshot, TargetRef
 from bridgeline.server import create_app
+from bridgeline.sim.servicenow import INTEGRATION as SERVICENOW_INTEGRATION
 from bridgeline.store import Store
 from bridgeline.sync.service import Service
 from bridgeline.sync.targets import ServiceNowPoller
@@ -146,7 +147,7 @@ async def daemon(tmp_path: Path, snow: Snow) -> AsyncIterator[Daemon]:
             "servicenow": {
                 "url": snow.url,
                 "username": "bridgeline.integration",
-                "password": "bridgeline",
+                "password": SERVICENOW_INTEGRATION[1],
                 "webhook_secret": SECRET,
                 "webhook_token": TOKEN,
             },

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from bridgeline.sim import FaultConfig, ServedApp, serve_in_thread
 from bridgeline.sim.jira import JiraSimulator, RateLimitConfig, Settings, WebhookOptions
 
-BRIDGELINE = ("bridgeline@example.com", "bridgeline-token")
+BRIDGELINE = ("bridgeline@example.com", "jira-api-7Rk2Qx4m")
 ADMIN = ("admin@example.com", "admin-token")
 VIEWER = ("viewer@example.com", "viewer-token")
 

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from bridgeline.sim.jira import cli
+
+from ..conftest import RunningSim
 
 
 def test_register_adds_jira_with_its_options(tmp_path: Path) -> None:
@@ -71,3 +76,24 @@ def test_serves_until_interrupted(tmp_path: Path) -> None:
         _, stderr = process.communicate(timeout=15)
     assert process.returncode == 0
     assert b"Jira simulator (cloud)" in stderr
+
+
+BANNER_CREDENTIAL = re.compile(r"Basic ([^\s,]+) / ([^\s,]+)|Bearer ([^\s,]+)")
+
+
+@pytest.mark.parametrize(("mode", "at_least"), [("cloud", 3), ("datacenter", 6)])
+def test_the_startup_banner_shows_credentials_the_mode_accepts(
+    mode: str, at_least: int, run_sim: Callable[..., RunningSim]
+) -> None:
+    port = _free_port()
+    running = run_sim("jira", "--port", str(port), "--mode", mode, "--log-level", "warning")
+    url = f"http://127.0.0.1:{port}"
+    running.wait_until_up(f"{url}/rest/api/2/serverInfo")
+    running.line(r"sign in \(")
+    found = [m.groups() for line in list(running.lines) for m in BANNER_CREDENTIAL.finditer(line)]
+    assert len(found) >= at_least, running.lines
+    for login, secret, token in found:
+        auth = None if token else (login, secret)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        me = httpx.get(f"{url}/rest/api/2/myself", auth=auth, headers=headers, timeout=5)
+        assert me.status_code == 200, (login or token, me.text)

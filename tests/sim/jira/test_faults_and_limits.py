@@ -50,7 +50,7 @@ def test_cloud_rate_limit_headers_and_refusal(cloud: Served) -> None:
 
 def test_data_center_token_bucket_headers(dc: Served) -> None:
     httpx.put(dc.url + "/_sim/rate-limit", json={"limit": 3, "fill_rate": 1, "interval_seconds": 30})
-    with dc.client(auth=None, headers={"Authorization": "Bearer bridgeline-pat"}) as api:
+    with dc.client(auth=None, headers={"Authorization": "Bearer jira-pat-5Nw8Td3k"}) as api:
         first = api.get("/rest/api/2/myself")
         assert first.headers["x-ratelimit-interval-seconds"] == "30"
         assert first.headers["x-ratelimit-fillrate"] == "1"

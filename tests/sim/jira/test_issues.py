@@ -310,14 +310,14 @@ def test_credentials_and_permissions(cloud: Served) -> None:
     with cloud.client(auth=ADMIN) as admin:
         me = admin.get("/rest/api/3/myself").json()
         assert (me["emailAddress"], me["timeZone"]) == ("admin@example.com", "Australia/Sydney")
-    with cloud.client(headers={"Authorization": "Bearer bridgeline-pat"}, auth=None) as bearer:
+    with cloud.client(headers={"Authorization": "Bearer jira-pat-5Nw8Td3k"}, auth=None) as bearer:
         assert bearer.get("/rest/api/3/myself").status_code == 401, (
             "personal access tokens are Data Center only"
         )
 
 
 def test_data_center_users_and_credentials(dc: Served) -> None:
-    with dc.client(auth=None, headers={"Authorization": "Bearer bridgeline-pat"}) as api:
+    with dc.client(auth=None, headers={"Authorization": "Bearer jira-pat-5Nw8Td3k"}) as api:
         me = api.get("/rest/api/2/myself").json()
         assert (me["name"], me["key"], me["displayName"]) == ("bridgeline", "JIRAUSER10100", "bridgeline")
         assert "accountId" not in me

@@ -103,3 +103,24 @@ def test_html_pages(cloud: Served) -> None:
     page = httpx.get(cloud.url + "/browse/PAY-2")
     assert page.status_code == 200 and "PAY-2" in page.text
     assert httpx.get(cloud.url + "/browse/PAY-99999").status_code == 404
+
+
+def test_a_state_file_with_the_former_secrets_signs_in_with_the_current_ones(tmp_path: Path) -> None:
+    path = tmp_path / "jira.json"
+    JiraSimulator(state_path=path)
+    data = json.loads(path.read_text())
+    [account] = [u for u in data["users"] if u["name"] == "bridgeline"]
+    account.update(api_token="bridgeline-token", pat="bridgeline-pat", password="bridgeline")
+    path.write_text(json.dumps(data))
+
+    cloud = JiraSimulator(mode="cloud", state_path=path)
+    with serve_in_thread(cloud.app) as served:
+        me = served.url + "/rest/api/2/myself"
+        assert httpx.get(me, auth=BRIDGELINE).status_code == 200
+        assert httpx.get(me, auth=("bridgeline@example.com", "bridgeline-token")).status_code == 401
+    datacenter = JiraSimulator(mode="datacenter", state_path=path)
+    with serve_in_thread(datacenter.app) as served:
+        me = served.url + "/rest/api/2/myself"
+        assert httpx.get(me, headers={"Authorization": "Bearer jira-pat-5Nw8Td3k"}).status_code == 200
+        assert httpx.get(me, auth=("bridgeline", "jira-pw-9Lc6Rt1m")).status_code == 200
+        assert httpx.get(me, auth=("bridgeline", "bridgeline")).status_code == 401

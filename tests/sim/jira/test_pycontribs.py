@@ -13,7 +13,7 @@ def cloud_client(cloud: Served) -> JIRA:
 
 
 def dc_client(dc: Served) -> JIRA:
-    return JIRA(dc.url, token_auth="bridgeline-pat", max_retries=0)
+    return JIRA(dc.url, token_auth="jira-pat-5Nw8Td3k", max_retries=0)
 
 
 def test_constructor_reads_server_info_and_tells_cloud_from_data_center(cloud: Served, dc: Served) -> None:

@@ -12,6 +12,7 @@ from bridgeline.sim import FaultConfig, ServedApp, serve_in_thread
 from bridgeline.sim.remedy import RemedySimulator
 
 CHANGE_FORM = "CHG:Infrastructure Change"
+LOGIN = {"username": "bridgeline", "password": "remedy-pw-2Tx5Jm8c"}  # the integration account
 
 
 def new_change_values(**extra: Any) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def client(_clients: tuple[httpx.Client, httpx.Client]) -> httpx.Client:
 
 @pytest.fixture
 def login(client: httpx.Client, sim: RemedySimulator) -> Callable[[str, str], str]:
-    def do(username: str = "bridgeline", password: str = "bridgeline") -> str:
+    def do(username: str = LOGIN["username"], password: str = LOGIN["password"]) -> str:
         response = client.post("/api/jwt/login", data={"username": username, "password": password})
         assert response.status_code == 200, response.text
         return response.text
@@ -90,7 +91,7 @@ def login(client: httpx.Client, sim: RemedySimulator) -> Callable[[str, str], st
 def api(_clients: tuple[httpx.Client, httpx.Client], login: Callable[[str, str], str]) -> httpx.Client:
     """A client logged in as the integration user ``bridgeline``."""
     http = _clients[1]
-    http.headers["Authorization"] = f"AR-JWT {login('bridgeline', 'bridgeline')}"
+    http.headers["Authorization"] = f"AR-JWT {login('bridgeline', 'remedy-pw-2Tx5Jm8c')}"
     return http
 
 

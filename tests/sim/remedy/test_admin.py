@@ -163,3 +163,24 @@ def test_latency_is_added_to_api_calls_only(client: httpx.Client, api: httpx.Cli
     started = time.monotonic()
     client.get("/_sim/clock")
     assert time.monotonic() - started < 0.15
+
+
+def test_the_change_page_keeps_the_paragraphs_and_line_breaks_of_the_text(
+    client: httpx.Client, sim: RemedySimulator, create_change: Create
+) -> None:
+    text = "Jira release PAY 2.4.0\nIssues: PAY-1, PAY-2\r\n\n  \nBackout: <redeploy> 2.3.9 & verify"
+    change = create_change(**{"Detailed Description": text})
+    page = client.get(sim.change_path(change["Infrastructure Change ID"]))
+    assert page.status_code == 200
+    shown = (
+        "<p>Jira release PAY 2.4.0<br>Issues: PAY-1, PAY-2</p>"
+        "<p>Backout: &lt;redeploy&gt; 2.3.9 &amp; verify</p>"
+    )
+    assert f"<h2>Detailed Description</h2><div class='text'>{shown}</div>" in page.text
+    assert f"<th>Detailed Description</th><td>{shown}</td>" in page.text
+    assert "<redeploy>" not in page.text
+
+
+def test_an_unknown_change_page_answers_404(client: httpx.Client) -> None:
+    page = client.get("/changes/CRQ000000009999")
+    assert page.status_code == 404 and "No change request CRQ000000009999" in page.text

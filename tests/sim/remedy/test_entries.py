@@ -12,6 +12,8 @@ import pytest
 from bridgeline.sim import serve_in_thread
 from bridgeline.sim.remedy import RemedySimulator
 
+from .conftest import LOGIN
+
 CHANGES = "/api/arsys/v1/entry/CHG:Infrastructure Change"
 CREATE = "/api/arsys/v1/entry/CHG:ChangeInterface_Create"
 ErrorOf = Callable[[httpx.Response], dict[str, Any]]
@@ -177,7 +179,7 @@ def test_create_with_fields_answers_the_values_asked_for(
 def test_the_location_can_point_at_the_change_itself(change_values: Callable[..., dict[str, Any]]) -> None:
     sim = RemedySimulator(create_location="change", request_id_offset=1000)
     with serve_in_thread(sim.app) as served, httpx.Client(base_url=served.url) as http:
-        token = http.post("/api/jwt/login", data={"username": "bridgeline", "password": "bridgeline"}).text
+        token = http.post("/api/jwt/login", data=LOGIN).text
         headers = {"Authorization": f"AR-JWT {token}"}
         response = http.post(CREATE, json={"values": change_values()}, headers=headers)
         location = response.headers["location"]
@@ -249,7 +251,7 @@ def test_foundation_forms_can_be_read(api: httpx.Client) -> None:
 def test_the_servers_maximum_caps_every_page() -> None:
     sim = RemedySimulator(max_list_entries=2)
     with serve_in_thread(sim.app) as served, httpx.Client(base_url=served.url) as http:
-        token = http.post("/api/jwt/login", data={"username": "bridgeline", "password": "bridgeline"}).text
+        token = http.post("/api/jwt/login", data=LOGIN).text
         http.headers["Authorization"] = f"AR-JWT {token}"
         for params in ({}, {"limit": 10}, {"limit": 0}):
             body = http.get(CHANGES, params=params).json()

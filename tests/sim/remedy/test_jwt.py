@@ -13,6 +13,8 @@ import pytest
 from bridgeline.sim import serve_in_thread
 from bridgeline.sim.remedy import RemedySimulator
 
+from .conftest import LOGIN
+
 CHANGES = "/api/arsys/v1/entry/CHG:Infrastructure Change"
 
 
@@ -33,7 +35,7 @@ def test_login_answers_the_token_as_plain_text(client: httpx.Client, sim: Remedy
 
 
 @pytest.mark.parametrize(
-    ("username", "password"), [("bridgeline", "wrong"), ("nobody", "bridgeline"), ("", "")]
+    ("username", "password"), [("bridgeline", "wrong"), ("nobody", "remedy-pw-2Tx5Jm8c"), ("", "")]
 )
 def test_a_failed_login_is_401_with_error_623(
     client: httpx.Client,
@@ -63,7 +65,7 @@ def test_calls_without_a_valid_token_are_401(
 
 
 def test_the_scheme_is_case_insensitive(client: httpx.Client, login: Callable[[str, str], str]) -> None:
-    token = login("bridgeline", "bridgeline")
+    token = login("bridgeline", "remedy-pw-2Tx5Jm8c")
     assert client.get(CHANGES, headers={"Authorization": f"ar-jwt {token}"}).status_code == 200
 
 
@@ -72,7 +74,7 @@ def test_logout_is_204_and_the_token_stops_working(
     login: Callable[[str, str], str],
     ar_error: Callable[[httpx.Response], dict[str, Any]],
 ) -> None:
-    token = login("bridgeline", "bridgeline")
+    token = login("bridgeline", "remedy-pw-2Tx5Jm8c")
     headers = {"Authorization": f"AR-JWT {token}"}
     assert client.get(CHANGES, headers=headers).status_code == 200
     response = client.post("/api/jwt/logout", headers=headers)
@@ -89,7 +91,7 @@ def test_a_token_expires_after_its_lifetime(
     login: Callable[[str, str], str],
     ar_error: Callable[[httpx.Response], dict[str, Any]],
 ) -> None:
-    token = login("bridgeline", "bridgeline")
+    token = login("bridgeline", "remedy-pw-2Tx5Jm8c")
     headers = {"Authorization": f"AR-JWT {token}"}
     sim.clock.advance(3599)
     assert client.get(CHANGES, headers=headers).status_code == 200
@@ -98,14 +100,14 @@ def test_a_token_expires_after_its_lifetime(
     assert expired.status_code == 401
     assert ar_error(expired)["messageAppendedText"] == "token expired"
     assert client.get(
-        CHANGES, headers={"Authorization": f"AR-JWT {login('bridgeline', 'bridgeline')}"}
+        CHANGES, headers={"Authorization": f"AR-JWT {login('bridgeline', 'remedy-pw-2Tx5Jm8c')}"}
     ).is_success
 
 
 def test_token_lifetime_is_configurable() -> None:
     sim = RemedySimulator(token_lifetime=2)
     with serve_in_thread(sim.app) as served, httpx.Client(base_url=served.url) as http:
-        token = http.post("/api/jwt/login", data={"username": "bridgeline", "password": "bridgeline"}).text
+        token = http.post("/api/jwt/login", data=LOGIN).text
         assert claims(token)["exp"] - claims(token)["iat"] == 2
         sim.clock.advance(2)
         assert http.get(CHANGES, headers={"Authorization": f"AR-JWT {token}"}).status_code == 401

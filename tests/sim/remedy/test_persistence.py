@@ -12,6 +12,8 @@ import httpx
 from bridgeline.sim import serve_in_thread
 from bridgeline.sim.remedy import RemedySimulator
 
+from .conftest import LOGIN
+
 CREATE = "/api/arsys/v1/entry/CHG:ChangeInterface_Create"
 
 
@@ -31,7 +33,7 @@ def test_state_is_saved_after_each_change_and_loaded_on_start(
     first = RemedySimulator(state_path=path)
     assert path.exists()  # the seed is written at once
     with serve_in_thread(first.app) as served, httpx.Client(base_url=served.url) as http:
-        token = http.post("/api/jwt/login", data={"username": "bridgeline", "password": "bridgeline"}).text
+        token = http.post("/api/jwt/login", data=LOGIN).text
         http.headers["Authorization"] = f"AR-JWT {token}"
         crq = create(http, change_values(Status="Request For Authorization"))
         saved = json.loads(path.read_text())

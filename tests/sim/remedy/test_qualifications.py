@@ -12,6 +12,8 @@ import pytest
 from bridgeline.sim import serve_in_thread
 from bridgeline.sim.remedy import RemedySimulator
 
+from .conftest import LOGIN
+
 CHANGES = "/api/arsys/v1/entry/CHG:Infrastructure Change"
 
 
@@ -78,7 +80,7 @@ def test_a_selection_value_that_does_not_exist_is_an_error(api: httpx.Client) ->
 def test_case_insensitive_back_ends_can_be_simulated() -> None:
     sim = RemedySimulator(case_sensitive_queries=False)
     with serve_in_thread(sim.app) as served, httpx.Client(base_url=served.url) as http:
-        token = http.post("/api/jwt/login", data={"username": "bridgeline", "password": "bridgeline"}).text
+        token = http.post("/api/jwt/login", data=LOGIN).text
         http.headers["Authorization"] = f"AR-JWT {token}"
         assert select(http, "'Submitter' = \"ALLEN\"") == [101, 103, 104]
         assert select(http, "'Description' LIKE \"%FIREWALL%\"") == [101]

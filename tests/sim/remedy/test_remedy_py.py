@@ -21,7 +21,7 @@ from bridgeline.sim.remedy import RemedySimulator
 @pytest.fixture
 def remedy(url: str, sim: RemedySimulator) -> RemedyClient:
     parts = urlsplit(url)
-    return RemedyClient(parts.hostname, "bridgeline", "bridgeline", port=parts.port, verify=False)
+    return RemedyClient(parts.hostname, "bridgeline", "remedy-pw-2Tx5Jm8c", port=parts.port, verify=False)
 
 
 def advanced_query(client: RemedyClient, form: str, query: str, fields: list[str]) -> requests.Response:

@@ -11,6 +11,8 @@ import pytest
 from bridgeline.sim import serve_in_thread
 from bridgeline.sim.remedy import ApprovalError, RemedySimulator
 
+from .conftest import LOGIN
+
 CHANGES = "/api/arsys/v1/entry/CHG:Infrastructure Change"
 SIGNATURES = "/api/arsys/v1/entry/AP:Detail-Signature"
 ErrorOf = Callable[[httpx.Response], dict[str, Any]]
@@ -176,7 +178,7 @@ def test_approval_phases_are_a_knob(change_values: Callable[..., dict[str, Any]]
         approval_statuses=("Scheduled For Approval",), cab_approvers=("mary", "ian"), approvals_required="all"
     )
     with serve_in_thread(sim.app) as served, httpx.Client(base_url=served.url) as http:
-        token = http.post("/api/jwt/login", data={"username": "bridgeline", "password": "bridgeline"}).text
+        token = http.post("/api/jwt/login", data=LOGIN).text
         http.headers["Authorization"] = f"AR-JWT {token}"
         created = http.post(
             "/api/arsys/v1/entry/CHG:ChangeInterface_Create",

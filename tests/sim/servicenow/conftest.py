@@ -18,7 +18,7 @@ import trustme
 from bridgeline.sim import FaultConfig, ServedApp
 from bridgeline.sim.servicenow import ServiceNowSimulator, SimSettings
 
-INTEGRATION = ("bridgeline.integration", "bridgeline")
+INTEGRATION = ("bridgeline.integration", "snow-pw-4Kd9Vq7z")
 ADMIN = ("admin", "admin")
 CAB = ("alex.mercer", "cab")
 

@@ -15,7 +15,9 @@ def _token(url: str, **form: str) -> httpx.Response:
 
 
 def test_password_grant_gives_a_bearer_token_for_every_api(url: str, admin_api: httpx.Client) -> None:
-    response = _token(url, grant_type="password", username="bridgeline.integration", password="bridgeline")
+    response = _token(
+        url, grant_type="password", username="bridgeline.integration", password="snow-pw-4Kd9Vq7z"
+    )
     assert response.status_code == 200
     token = response.json()
     assert token["token_type"] == "Bearer" and token["expires_in"] == 1799 and token["refresh_token"]

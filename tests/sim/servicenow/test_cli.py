@@ -55,7 +55,7 @@ def test_serve_with_a_state_file_then_approve_from_the_command_line(tmp_path: Pa
                 time.sleep(0.1)
         settings = httpx.get(f"{url}/_sim/settings").json()["settings"]
         assert settings["rate_limit"] == 50 and settings["table_transition_refusal"] == "ignore"
-        with httpx.Client(base_url=url, auth=("bridgeline.integration", "bridgeline")) as api:
+        with httpx.Client(base_url=url, auth=("bridgeline.integration", "snow-pw-4Kd9Vq7z")) as api:
             created = api.post(
                 "/api/now/table/change_request", json={"short_description": "CLI", "state": "-4"}
             )
@@ -67,7 +67,7 @@ def test_serve_with_a_state_file_then_approve_from_the_command_line(tmp_path: Pa
     finally:
         server.send_signal(signal.SIGINT)
         output, _ = server.communicate(timeout=10)
-    assert f"ServiceNow simulator on {url}" in output and "bridgeline.integration/bridgeline" in output
+    assert f"ServiceNow simulator on {url}" in output and "bridgeline.integration/snow-pw-4Kd9Vq7z" in output
 
 
 def test_approving_a_simulator_that_is_not_there(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,22 +11,24 @@ CHANGES = "/api/now/table/change_request"
 @pytest.fixture
 def releases(admin_api: httpx.Client) -> dict[str, str]:
     """Five changes made at known instants (clock frozen), numbered by correlation id."""
+    # priorities 1, 2, 3, 4, 4 through the priority lookup (impact, urgency)
     rows = [
-        ("2025-02-01 08:00:00", "REL-1", "Release Payments 1.0", "1", "Payments Platform"),
-        ("2025-02-01 09:30:00", "REL-2", "Release payments 1.1", "2", "Payments Platform"),
-        ("2025-02-02 10:00:00", "REL-3", "Hotfix storefront", "3", "Web Platform"),
-        ("2025-02-03 11:00:00", "REL-4", "Release identity 3.0", "4", "Web Platform"),
-        ("2025-02-04 12:00:00", "", "Quarterly database upgrade", "4", "Database Administration"),
+        ("2025-02-01 08:00:00", "REL-1", "Release Payments 1.0", "11", "Payments Platform"),
+        ("2025-02-01 09:30:00", "REL-2", "Release payments 1.1", "12", "Payments Platform"),
+        ("2025-02-02 10:00:00", "REL-3", "Hotfix storefront", "13", "Web Platform"),
+        ("2025-02-03 11:00:00", "REL-4", "Release identity 3.0", "23", "Web Platform"),
+        ("2025-02-04 12:00:00", "", "Quarterly database upgrade", "23", "Database Administration"),
     ]
     numbers = {}
-    for moment, correlation, title, priority, group in rows:
+    for moment, correlation, title, (impact, urgency), group in rows:
         admin_api.put("/_sim/clock", json={"now": moment})
         created = admin_api.post(
             CHANGES,
             json={
                 "short_description": title,
                 "correlation_id": correlation,
-                "priority": priority,
+                "impact": impact,
+                "urgency": urgency,
                 "assignment_group": group,
             },
         ).json()["result"]

@@ -67,3 +67,19 @@ def test_a_file_that_is_not_a_state_file_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps({"something": "else"}))
     with pytest.raises(ValueError, match="not a ServiceNow simulator state file"):
         ServiceNowSimulator(state_path=path)
+
+
+def test_a_state_file_with_the_former_password_signs_in_with_the_current_one(tmp_path: Path) -> None:
+    path = tmp_path / "servicenow.json"
+    ServiceNowSimulator(seed=42, state_path=path).close()
+    data = json.loads(path.read_text())
+    for user in data["store"]["tables"]["sys_user"]:
+        if user["user_name"] == "bridgeline.integration":
+            user["user_password"] = "bridgeline"
+    path.write_text(json.dumps(data))
+    sim = ServiceNowSimulator(seed=42, state_path=path)
+    with sim.serve() as server:
+        current = httpx.get(f"{server.url}{CHANGES}", auth=("bridgeline.integration", "snow-pw-4Kd9Vq7z"))
+        former = httpx.get(f"{server.url}{CHANGES}", auth=("bridgeline.integration", "bridgeline"))
+    assert (current.status_code, former.status_code) == (200, 401)
+    sim.close()

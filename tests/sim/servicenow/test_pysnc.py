@@ -94,10 +94,43 @@ def test_insert_update_delete(client: ServiceNowClient, https_sim) -> None:
     assert sim.state.get("change_request", str(sys_id)) is None
 
 
+def test_priority_follows_impact_and_urgency_for_the_whole_matrix(client: ServiceNowClient) -> None:
+    expected = {
+        ("1", "1"): "1 - Critical",
+        ("1", "2"): "2 - High",
+        ("1", "3"): "3 - Moderate",
+        ("2", "1"): "2 - High",
+        ("2", "2"): "3 - Moderate",
+        ("2", "3"): "4 - Low",
+        ("3", "1"): "3 - Moderate",
+        ("3", "2"): "4 - Low",
+        ("3", "3"): "5 - Planning",
+    }
+    created = {}
+    for impact, urgency in expected:
+        gr = client.GlideRecord("change_request")
+        gr.initialize()
+        gr.short_description = f"Impact {impact} urgency {urgency}"
+        gr.impact, gr.urgency = impact, urgency
+        created[(impact, urgency)] = str(gr.insert())
+    for pair, sys_id in created.items():
+        gr = client.GlideRecord("change_request")
+        assert gr.get(sys_id)
+        assert gr.get_display_value("priority") == expected[pair], pair
+    # an update of either one moves the priority with it
+    gr = client.GlideRecord("change_request")
+    assert gr.get(created[("3", "3")])
+    gr.impact = "1"
+    assert gr.update()
+    again = client.GlideRecord("change_request")
+    assert again.get(created[("3", "3")])
+    assert again.get_display_value("priority") == "3 - Moderate"
+
+
 def test_oauth_password_grant(https_sim, tls: TLSFiles) -> None:
     sim, server = https_sim
     flow = ServiceNowPasswordGrantFlow(
-        "bridgeline.integration", "bridgeline", "bridgeline-client", "bridgeline-secret"
+        "bridgeline.integration", "snow-pw-4Kd9Vq7z", "bridgeline-client", "bridgeline-secret"
     )
     client = ServiceNowClient(server.url, flow, verify=tls.ca)
     gr = client.GlideRecord("sys_user_group")

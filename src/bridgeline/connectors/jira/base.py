@@ -10,6 +10,7 @@ import httpx
 
 from bridgeline.connectors.http import HttpClient, RetryPolicy
 from bridgeline.errors import ConfigError, RemoteRejected, RetryableError
+from bridgeline.log import shorten
 
 Deployment = Literal["cloud", "datacenter"]
 
@@ -32,9 +33,9 @@ def jira_error_parser(response: httpx.Response) -> tuple[str, Any]:
     try:
         body = response.json()
     except ValueError:
-        text = response.text.strip()[:500] or response.reason_phrase
+        text = shorten(response.text.strip(), 500) or response.reason_phrase
         return (f"{text} ({reason})" if reason else text), None
-    message = str(body)[:500]
+    message = shorten(str(body), 500)
     if isinstance(body, dict):
         parts = [str(m) for m in body.get("errorMessages") or []]
         errors = body.get("errors")
@@ -116,6 +117,7 @@ class JiraBase:
             timeout=settings.timeout,
             max_concurrency=settings.max_concurrency,
             verify=settings.verify,
+            proxy=settings.proxy,
             transport=transport,
             retry=retry,
             error_parser=jira_error_parser,

@@ -48,7 +48,26 @@ _ISSUE_IN_URL = re.compile(r"/issue/([0-9]+|[A-Za-z][A-Za-z0-9_]*-[0-9]+)(?:/|$)
 _VERSION_IN_URL = re.compile(r"/version/([0-9]+)(?:/|$)")
 _ISSUE_KEY = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)-[0-9]+$")
 _ID = re.compile(r"^[0-9]{1,20}$")
+_DIGITS = re.compile(r"^[0-9]+$")
+MAX_ID_DIGITS = 20  # Jira's ids are 64-bit numbers
+MAX_KEY_LENGTH = 255  # a project key (at most 255 characters where an admin allows that), a dash, a number
 _FIX_VERSION_FIELDS = frozenset({"fixversions", "fix version", "fix version/s"})
+
+
+class InvalidDelivery(ValueError):
+    """A payload naming an identifier no Jira makes (longer than any id or key can be): refused,
+    rather than stored under a name that exists nowhere."""
+
+
+def _bounded(what: str, text: str) -> str:
+    """``text`` when it can be a Jira id or key; :class:`InvalidDelivery` when it is too long."""
+    if _DIGITS.match(text) and len(text) > MAX_ID_DIGITS:
+        raise InvalidDelivery(f"the {what} has {len(text)} digits; Jira's have at most {MAX_ID_DIGITS}")
+    if len(text) > MAX_KEY_LENGTH:
+        raise InvalidDelivery(
+            f"the {what} is {len(text)} characters long; Jira's are at most {MAX_KEY_LENGTH}"
+        )
+    return text
 
 
 def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
@@ -106,7 +125,8 @@ def parse_delivery(
     issue_events: bool | Callable[[dict[str, Any]], bool],
     projects: Collection[str] = (),
 ) -> Delivery:
-    """The inbox events one webhook payload stands for; never raises on odd shapes.
+    """The inbox events one webhook payload stands for; odd shapes are ignored (with the reason in
+    ``ignored``), identifiers longer than Jira makes them are an :class:`InvalidDelivery`.
 
     ``issue_events``: whether issues themselves are enqueued (not only their releases) - all, none,
     or those a filter accepts; an issue whose payload lacks the fields to decide is enqueued.
@@ -187,20 +207,20 @@ def _actor(user: Any) -> str | None:
     return None
 
 
-def _ident(value: Any) -> str | None:
+def _ident(value: Any, what: str = "id") -> str | None:
     """An id as Jira writes it: ``"10001"`` or ``10001``."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int) and value >= 0:
-        return str(value)
-    if isinstance(value, str) and _ID.match(value.strip()):
+        return _bounded(what, str(value))
+    if isinstance(value, str) and _ID.match(_bounded(what, value.strip())):
         return value.strip()
     return None
 
 
 def _issue_id(issue: dict[str, Any] | None, comment: dict[str, Any] | None) -> str | None:
     if issue is not None:
-        found = _ident(issue.get("id"))
+        found = _ident(issue.get("id"), "issue id")
         if found:
             return found
         link = issue.get("self")
@@ -208,7 +228,7 @@ def _issue_id(issue: dict[str, Any] | None, comment: dict[str, Any] | None) -> s
             return _issue_ref(match.group(1))
         key = issue.get("key")
         if isinstance(key, str) and _ISSUE_KEY.match(key):
-            return key.upper()
+            return _bounded("issue key", key).upper()
     link = comment.get("self") if comment is not None else None
     if isinstance(link, str) and (match := _ISSUE_IN_URL.search(link)):
         # old Server comment events carry no issue: /rest/api/2/issue/26313/comment/31039
@@ -217,6 +237,7 @@ def _issue_id(issue: dict[str, Any] | None, comment: dict[str, Any] | None) -> s
 
 
 def _issue_ref(text: str) -> str:
+    text = _bounded("issue in the URL", text)
     return text if text.isdigit() else text.upper()
 
 
@@ -227,25 +248,26 @@ def _project_key(issue: dict[str, Any] | None) -> str | None:
     if isinstance(fields, dict):
         project = fields.get("project")
         if isinstance(project, dict) and isinstance(project.get("key"), str):
-            return str(project["key"])
+            return _bounded("project key", str(project["key"]))
     key = issue.get("key")
     if isinstance(key, str):
         match = _ISSUE_KEY.match(key)
         if match:
+            _bounded("issue key", key)
             return match.group(1).upper()
     return None
 
 
 def _version_id(version: Any) -> str | None:
     if isinstance(version, dict):
-        found = _ident(version.get("id"))
+        found = _ident(version.get("id"), "version id")
         if found:
             return found
         if isinstance(version.get("self"), str):
             match = _VERSION_IN_URL.search(version["self"])
-            return match.group(1) if match else None
+            return _bounded("version in the URL", match.group(1)) if match else None
         return None
-    return _ident(version)
+    return _ident(version, "version id")
 
 
 def _fix_versions(issue: dict[str, Any] | None) -> list[str]:

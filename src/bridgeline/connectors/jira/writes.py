@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bridgeline.connectors.http import TransientHTTPError
 from bridgeline.connectors.jira.adf import adf_to_text, text_to_adf
 from bridgeline.connectors.jira.base import JiraBase
-from bridgeline.errors import NotFound, PermanentError, RemoteRejected, TransitionRefused
+from bridgeline.errors import NotFound, PermanentError, RemoteRejected, RemoteUnavailable, TransitionRefused
 
 # The issue property where bridgeline keeps its own metadata (links to change requests, last sync).
 METADATA_PROPERTY = "bridgeline"
@@ -75,7 +74,7 @@ class JiraWrites(JiraBase):
             await self._send(
                 "POST", f"/issue/{key}/transitions", "/issue/{key}/transitions", json=body, idempotent=False
             )
-        except TransientHTTPError as exc:
+        except RemoteUnavailable as exc:
             # the answer was lost, not necessarily the transition: look before anyone repeats it
             if exc.maybe_applied and target and (await self.status(key)).casefold() == target.casefold():
                 return True
@@ -118,7 +117,7 @@ class JiraWrites(JiraBase):
                 json={"body": await self._rich(text)},
                 idempotent=False,
             )
-        except TransientHTTPError as exc:
+        except RemoteUnavailable as exc:
             if exc.maybe_applied:
                 found = await self.find_comment(key, text)
                 if found is not None:

@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from bridgeline.connectors.http import TransientHTTPError
-from bridgeline.errors import AuthenticationFailed
+from bridgeline.errors import AuthenticationFailed, RemoteUnavailable
+from bridgeline.log import shorten
 
 LOGIN_PATH = "/api/jwt/login"
 LOGOUT_PATH = "/api/jwt/logout"
@@ -54,7 +54,7 @@ class ARJWTAuth(httpx.Auth):
         self._password = password
         self.relogin_margin = relogin_margin
         self.clock = clock
-        self._error_message = error_message or (lambda r: r.text[:300])
+        self._error_message = error_message or (lambda r: shorten(r.text, 300))
         self._token: str | None = None
         self._renew_at = 0.0
         self._lock = asyncio.Lock()
@@ -80,14 +80,14 @@ class ARJWTAuth(httpx.Auth):
         if status == 200:
             token = response.text.strip()
             if not token:
-                raise TransientHTTPError("remedy: the login answered without a token")
+                raise RemoteUnavailable("remedy: the login answered without a token")
             lifetime = token_lifetime(token)
             self._token = token
             self._renew_at = self.clock() + max(lifetime - self.relogin_margin, lifetime / 2)
             self.logins += 1
             return
         if status >= 500 or status == 429:
-            raise TransientHTTPError(f"remedy: login failed with {status}", status=status)
+            raise RemoteUnavailable(f"remedy: login failed with {status}", status=status)
         raise AuthenticationFailed(
             "remedy",
             status,

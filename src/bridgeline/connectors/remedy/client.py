@@ -25,6 +25,7 @@ import httpx
 from bridgeline.connectors.http import HttpClient, RetryPolicy
 from bridgeline.connectors.remedy.auth import LOGOUT_PATH, ARJWTAuth
 from bridgeline.errors import BridgelineError
+from bridgeline.log import shorten
 
 ENTRY = "/api/arsys/v1/entry"
 
@@ -51,8 +52,8 @@ def remedy_error_parser(response: httpx.Response) -> tuple[str, Any]:
     try:
         body = response.json()
     except ValueError:
-        return (response.text.strip()[:500] or response.reason_phrase), None
-    return (remedy_messages(body) or str(body)[:500]), body
+        return (shorten(response.text.strip(), 500) or response.reason_phrase), None
+    return (remedy_messages(body) or shorten(str(body), 500)), body
 
 
 def form_path(form: str, entry_id: str | None = None) -> str:
@@ -106,6 +107,7 @@ class RemedyClient:
             max_concurrency=settings.max_concurrency,
             requests_per_second=settings.requests_per_second,
             verify=settings.verify,
+            proxy=settings.proxy,
             transport=transport,
             retry=retry,
             error_parser=remedy_error_parser,

@@ -25,11 +25,17 @@ from urllib.parse import quote
 
 import httpx
 
-from bridgeline.connectors.http import RetryPolicy, TransientHTTPError
+from bridgeline.connectors.http import RetryPolicy
 from bridgeline.connectors.remedy import status as flow
 from bridgeline.connectors.remedy.client import RemedyClient, entry_id_from_location, quoted, remedy_messages
 from bridgeline.connectors.remedy.reading import CHANGE, TASK, RemedyReader
-from bridgeline.errors import PermanentError, RemoteRejected, RetryableError, TransitionRefused
+from bridgeline.errors import (
+    PermanentError,
+    RemoteRejected,
+    RemoteUnavailable,
+    RetryableError,
+    TransitionRefused,
+)
 from bridgeline.log import get_logger
 from bridgeline.model import TargetRef, WriteResult
 
@@ -68,8 +74,10 @@ class RemedyTarget:
         create_settle_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         own_user: str | None = None,
+        look_before_create: str = "after_interruption",
     ) -> None:
         self.client = client
+        self.look_before_create = look_before_create  # read by the reconciler
         self.own_user = own_user  # the login bridgeline writes as
         self.reader = RemedyReader(client)
         self.web_url = web_url.rstrip("/")
@@ -93,6 +101,7 @@ class RemedyTarget:
             task_correlation_field=settings.task_correlation_field,
             create_settle_seconds=settings.create_settle_seconds,
             own_user=settings.username,
+            look_before_create=settings.look_before_create,
         )
 
     async def aclose(self) -> None:
@@ -165,7 +174,7 @@ class RemedyTarget:
                 CREATE, values, fields=["Infrastructure Change Id", "Change_Entry_ID"]
             )
             request_id, number = answered.get("Change_Entry_ID"), answered.get("Infrastructure Change Id")
-        except TransientHTTPError as exc:
+        except RemoteUnavailable as exc:
             if not exc.maybe_applied:
                 raise
             # the create may have happened: look before anyone tries again
@@ -199,7 +208,7 @@ class RemedyTarget:
         sent_at = self.clock()
         try:
             location, answered = await self.client.create(TASK, values, fields=["Task ID"])
-        except TransientHTTPError as exc:
+        except RemoteUnavailable as exc:
             if not exc.maybe_applied:
                 raise
             found = await self.find("task", correlation_id, parent=parent)
@@ -211,7 +220,7 @@ class RemedyTarget:
             raise RetryableError(f"remedy: the task for {correlation_id} was created but its id is unknown")
         return WriteResult("create", self._ref("task", str(task_id), None), fields=values, record=answered)
 
-    def _not_created(self, correlation_id: str, exc: TransientHTTPError, sent_at: float) -> RetryableError:
+    def _not_created(self, correlation_id: str, exc: RemoteUnavailable, sent_at: float) -> RetryableError:
         answered = exc.status is not None and exc.status != 504
         wait = 0.0 if answered else max(0.0, self.create_settle_seconds - (self.clock() - sent_at))
         return RetryableError(
@@ -284,14 +293,14 @@ class RemedyTarget:
             body = {**values, STATUS: step}
             if reason is not None and (step == target or (step == flow.COMPLETED and target == flow.CLOSED)):
                 body["Status Reason"] = reason
-            unknown: TransientHTTPError | None = None
+            unknown: RemoteUnavailable | None = None
             try:
                 await self.client.update(CHANGE, ref.id, body, idempotent=False)
             except RemoteRejected as exc:
                 if exc.status != 400:
                     raise
                 raise self._refused(record, step, target, remedy_messages(exc.details) or str(exc)) from exc
-            except TransientHTTPError as exc:
+            except RemoteUnavailable as exc:
                 if not exc.maybe_applied:
                     raise
                 unknown = exc  # read what happened instead of repeating a status change

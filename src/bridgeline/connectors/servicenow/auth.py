@@ -21,8 +21,8 @@ from typing import Any
 
 import httpx
 
-from bridgeline.connectors.http import TransientHTTPError
-from bridgeline.errors import AuthenticationFailed
+from bridgeline.errors import AuthenticationFailed, RemoteUnavailable
+from bridgeline.log import shorten
 
 
 class ServiceNowOAuth(httpx.Auth):
@@ -79,8 +79,9 @@ class ServiceNowOAuth(httpx.Auth):
                 body: dict[str, Any] = response.json()
                 token = str(body["access_token"])
             except (ValueError, KeyError, TypeError):
-                raise TransientHTTPError(
-                    f"servicenow: the token endpoint answered without an access_token: {response.text[:200]}"
+                answer = shorten(response.text, 200)
+                raise RemoteUnavailable(
+                    f"servicenow: the token endpoint answered without an access_token: {answer}"
                 ) from None
             lifetime = float(body.get("expires_in") or 1800)
             self._access = token
@@ -93,7 +94,7 @@ class ServiceNowOAuth(httpx.Auth):
             self._refresh = None
             return False
         if status >= 500 or status == 429:
-            raise TransientHTTPError(
+            raise RemoteUnavailable(
                 f"servicenow: the OAuth token endpoint failed with {status}", status=status
             )
         raise AuthenticationFailed(
@@ -133,12 +134,12 @@ def _oauth_error(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return response.text.strip()[:200] or response.reason_phrase
+        return shorten(response.text.strip(), 200) or response.reason_phrase
     if isinstance(body, dict):
         parts = [str(body[k]) for k in ("error", "error_description") if body.get(k)]
         if parts:
             return ": ".join(parts)
-    return str(body)[:200]
+    return shorten(str(body), 200)
 
 
 def servicenow_auth(settings: Any) -> httpx.Auth:

@@ -48,6 +48,12 @@ class Written:
 
     record: dict[str, Any]
     ignored: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)  # as answered: {"value", "display_value"} pairs
+
+
+def _written(result: dict[str, Any]) -> Written:
+    flat, ignored = flatten(result)
+    return Written(flat, ignored, {k: v for k, v in result.items() if k != "__meta"})
 
 
 @dataclass
@@ -93,7 +99,7 @@ class ChangeApiClient:
         else:
             path = endpoint = f"{BASE}/{change_type}"
         resp = await self.http.request("POST", path, json=values, endpoint=endpoint, idempotent=False)
-        return Written(*flatten(resp.json()["result"]))
+        return _written(resp.json()["result"])
 
     async def query(self, query: str, *, limit: int = 100) -> list[dict[str, Any]]:
         body = await self.http.get_json(
@@ -109,7 +115,7 @@ class ChangeApiClient:
         resp = await self.http.request(
             "PATCH", f"{BASE}/{sys_id}", json=values, endpoint=f"{BASE}/{{sys_id}}", idempotent=True
         )
-        return Written(*flatten(resp.json()["result"]))
+        return _written(resp.json()["result"])
 
     async def next_states(self, sys_id: str) -> NextStates:
         path = f"{BASE}/{sys_id}/nextstates"

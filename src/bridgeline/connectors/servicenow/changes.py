@@ -32,6 +32,7 @@ Owned = Callable[[str, Sequence[str]], Awaitable[set[str]]]  # (table, sys_ids) 
 
 
 NOTIFICATION_KEYS = ("number", "operation", "sys_mod_count", "sys_updated_on", "sys_updated_by")
+MAX_SYS_ID = 128  # real ones are 32 hex digits; anything longer names no record
 
 
 @dataclass
@@ -162,10 +163,25 @@ def notification_event(payload: Any, *, delivery_id: str | None) -> Event:
         raise ValueError(f"'table' must be one of {', '.join(TABLES)}")
     if not isinstance(sys_id, str) or not sys_id.strip():
         raise ValueError("'sys_id' is missing")
+    if len(sys_id.strip()) > MAX_SYS_ID:
+        raise ValueError(
+            f"'sys_id' is {len(sys_id.strip())} characters long; ServiceNow's are 32 "
+            f"(at most {MAX_SYS_ID} accepted)"
+        )
     hint = {k: payload[k] for k in NOTIFICATION_KEYS if k in payload}
     return Event(
         EntityRef("servicenow", str(table), sys_id.strip()),
         source="webhook",
         hint=hint,
-        delivery_id=f"servicenow:{delivery_id}" if delivery_id else None,
+        delivery_id=_delivery_key(delivery_id) if delivery_id else None,
+    )
+
+
+def _delivery_key(delivery_id: str) -> str:
+    """The de-duplication key of a delivery id; a long one is kept as its hash (same id, same key)."""
+    key = f"servicenow:{delivery_id}"
+    return (
+        key
+        if len(key) <= 200
+        else "servicenow:" + hashlib.sha256(delivery_id.encode("utf-8", "surrogatepass")).hexdigest()
     )

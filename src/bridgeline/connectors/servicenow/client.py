@@ -17,6 +17,7 @@ import httpx
 
 from bridgeline.connectors.http import HttpClient, RetryPolicy
 from bridgeline.connectors.servicenow.auth import servicenow_auth
+from bridgeline.log import shorten
 
 
 def servicenow_error_parser(response: httpx.Response) -> tuple[str, Any]:
@@ -24,14 +25,14 @@ def servicenow_error_parser(response: httpx.Response) -> tuple[str, Any]:
     try:
         body = response.json()
     except ValueError:
-        return (response.text.strip()[:500] or response.reason_phrase), None
+        return (shorten(response.text.strip(), 500) or response.reason_phrase), None
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         err = body["error"]
         message = str(err.get("message") or "")
         if err.get("detail"):
             message = f"{message} ({err['detail']})" if message else str(err["detail"])
-        return message or str(body)[:500], body
-    return str(body)[:500], body
+        return message or shorten(str(body), 500), body
+    return shorten(str(body), 500), body
 
 
 class ServiceNowClient:
@@ -56,6 +57,7 @@ class ServiceNowClient:
             max_concurrency=settings.max_concurrency,
             requests_per_second=settings.requests_per_second,
             verify=settings.verify,
+            proxy=settings.proxy,
             transport=transport,
             retry=retry,
             error_parser=servicenow_error_parser,
@@ -148,29 +150,42 @@ class ServiceNowClient:
         result: dict[str, Any] = body["result"]
         return result
 
-    async def insert(self, table: str, values: dict[str, Any]) -> dict[str, Any]:
-        """POST a new record (201). Not retried when the outcome is unknown: the caller looks first."""
+    async def insert(
+        self, table: str, values: dict[str, Any], *, display_value: str | None = None
+    ) -> dict[str, Any]:
+        """POST a new record (201). Not retried when the outcome is unknown: the caller looks first.
+
+        ``display_value="all"`` has every field answered as ``{"value", "display_value"}``."""
         path, endpoint = self._path(table)
         resp = await self.http.request(
             "POST",
             path,
             json=values,
-            params={"sysparm_exclude_reference_link": "true"},
+            params=_write_params(display_value),
             endpoint=endpoint,
             idempotent=False,
         )
         result: dict[str, Any] = resp.json()["result"]
         return result
 
-    async def patch(self, table: str, sys_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    async def patch(
+        self, table: str, sys_id: str, values: dict[str, Any], *, display_value: str | None = None
+    ) -> dict[str, Any]:
         path, endpoint = self._path(table, sys_id)
         resp = await self.http.request(
             "PATCH",
             path,
             json=values,
-            params={"sysparm_exclude_reference_link": "true"},
+            params=_write_params(display_value),
             endpoint=endpoint,
             idempotent=True,
         )
         result: dict[str, Any] = resp.json()["result"]
         return result
+
+
+def _write_params(display_value: str | None) -> dict[str, str]:
+    params = {"sysparm_exclude_reference_link": "true"}
+    if display_value:
+        params["sysparm_display_value"] = display_value
+    return params

@@ -38,6 +38,11 @@ def server_message(exc: RemoteRejected) -> str:
     return str(exc)
 
 
+def values_of(both: dict[str, Any]) -> dict[str, Any]:
+    """A record read with ``sysparm_display_value=all`` as the plain values the Table API sends."""
+    return {k: _value(v) for k, v in both.items()}
+
+
 def _value(field: Any) -> str:
     """A value read with ``sysparm_display_value=all``: the stored value."""
     return str(field.get("value", "")) if isinstance(field, dict) else str(field or "")
@@ -54,6 +59,11 @@ class RecordReader:
 
     async def read(self, ref: TargetRef, url: str) -> dict[str, Any]:
         both = await self.client.get(ref.kind, ref.id, display_value="all")
+        return await self.normalize(ref, both, url)
+
+    async def normalize(self, ref: TargetRef, both: dict[str, Any], url: str) -> dict[str, Any]:
+        """A record answered with ``sysparm_display_value=all`` (by a read, or by the write that
+        made it), normalized for reverse rules; a decided approval's approver and comment are read."""
         record = {k: _value(v) for k, v in both.items()}
         for name in REFERENCE_FIELDS:  # names seen here compare equal to the sys_ids they stand for
             if isinstance(both.get(name), dict):

@@ -22,13 +22,22 @@ from typing import Any
 
 import httpx
 
-from bridgeline.connectors.http import RetryPolicy, TransientHTTPError
+from bridgeline.connectors.http import RetryPolicy
 from bridgeline.connectors.servicenow import states
-from bridgeline.connectors.servicenow.changeapi import ChangeApiClient
+from bridgeline.connectors.servicenow.batch import BatchAnswer, BatchClient, BatchRequest, item_error
+from bridgeline.connectors.servicenow.changeapi import ChangeApiClient, flat_value, flatten
 from bridgeline.connectors.servicenow.client import ServiceNowClient
-from bridgeline.connectors.servicenow.reading import RecordReader, server_message
+from bridgeline.connectors.servicenow.reading import RecordReader, server_message, values_of
 from bridgeline.connectors.servicenow.references import SYS_ID, ReferenceResolver
-from bridgeline.errors import PermanentError, RemoteRejected, RetryableError, TransitionRefused
+from bridgeline.connectors.target import BatchWrite
+from bridgeline.errors import (
+    BridgelineError,
+    PermanentError,
+    RemoteRejected,
+    RemoteUnavailable,
+    RetryableError,
+    TransitionRefused,
+)
 from bridgeline.log import get_logger
 from bridgeline.model import TargetRef, WriteResult
 
@@ -73,8 +82,14 @@ class ServiceNowTarget:
         transaction_limit: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         own_user: str | None = None,
+        look_before_create: str = "after_interruption",
+        batch: bool = True,
+        batch_size: int = 100,
     ) -> None:
         self.client = client
+        self.look_before_create = look_before_create  # read by the reconciler
+        self.batch = BatchClient(client.http) if batch else None
+        self.batch_size = batch_size
         self.own_user = own_user  # the user_name bridgeline writes as
         self.change_api = ChangeApiClient(client.http)
         self.references = ReferenceResolver(client)
@@ -100,6 +115,9 @@ class ServiceNowTarget:
             api=settings.api,
             transaction_limit=settings.transaction_limit,
             own_user=settings.own_user,
+            look_before_create=settings.look_before_create,
+            batch=settings.batch,
+            batch_size=settings.batch_size,
         )
 
     async def aclose(self) -> None:
@@ -168,9 +186,11 @@ class ServiceNowTarget:
         values["correlation_id"] = correlation_id
         values.setdefault("correlation_display", "bridgeline")
         sent_at = self.clock()
+        # a change request's answers come with display values: they are what the way back reads
+        answers: list[dict[str, Any]] | None = [] if kind == "change_request" else None
         try:
-            record, ignored = await self._insert(kind, values, parent, options, api)
-        except TransientHTTPError as exc:
+            record, ignored = await self._insert(kind, values, parent, options, api, answers)
+        except RemoteUnavailable as exc:
             if not exc.maybe_applied:
                 raise
             # The create may have happened: look before anyone tries again.
@@ -178,7 +198,7 @@ class ServiceNowTarget:
             if found is None:
                 raise self._not_created(kind, correlation_id, exc, sent_at) from exc
             log.info("an unknown-outcome create did happen", kind=kind, number=found.target.number)
-            record, ignored = found.record, []
+            record, ignored, answers = found.record, [], None
         if ignored:
             log.warning(
                 "ServiceNow ignored fields of a create",
@@ -188,8 +208,10 @@ class ServiceNowTarget:
             )
         if wanted_state is not None:
             values["state"] = wanted_state
-            record = await self._walk(kind, record, states.change_state(wanted_state), api, {})
-        return WriteResult("create", self._ref(kind, record), fields=values, record=record)
+            record = await self._walk(kind, record, states.change_state(wanted_state), api, {}, answers)
+        ref = self._ref(kind, record)
+        seen = await self.reader.normalize(ref, answers[-1], ref.url or "") if answers else None
+        return WriteResult("create", ref, fields=values, record=record, seen=seen)
 
     async def _insert(
         self,
@@ -198,6 +220,7 @@ class ServiceNowTarget:
         parent: TargetRef | None,
         options: dict[str, Any],
         api: str,
+        answers: list[dict[str, Any]] | None = None,
     ) -> tuple[dict[str, Any], list[str]]:
         if kind == "change_task":
             if parent is None:
@@ -208,6 +231,8 @@ class ServiceNowTarget:
             values["change_request"] = parent.id
             return await self.client.insert(kind, values), []
         if kind == "change_request":
+            if parent is not None:
+                values["parent"] = parent.id  # a child change of a release train
             change_type = str(options.get("type") or values.get("type") or "normal").lower()
             if api == "change":
                 values.pop("type", None)
@@ -217,6 +242,8 @@ class ServiceNowTarget:
                         raise PermanentError("servicenow: a standard change needs target.template")
                     template = await self._template(str(options["template"]))
                 written = await self.change_api.create(change_type, values, template=template)
+                if answers is not None:
+                    answers.append(_pairs(written.raw))
                 return written.record, written.ignored
             values.setdefault("type", change_type)
             if options.get("template"):
@@ -225,10 +252,14 @@ class ServiceNowTarget:
                     "set target.api: change to use it",
                     template=options["template"],
                 )
-        return await self.client.insert(kind, values), []
+        if answers is None:
+            return await self.client.insert(kind, values), []
+        both = await self.client.insert(kind, values, display_value="all")
+        answers.append(both)
+        return values_of(both), []
 
     def _not_created(
-        self, kind: str, correlation_id: str, exc: TransientHTTPError, sent_at: float
+        self, kind: str, correlation_id: str, exc: RemoteUnavailable, sent_at: float
     ) -> RetryableError:
         # An instance that answered (500) has ended the transaction: what we found is final. One that
         # did not answer (timeout, cut connection, gateway 504) may still be working on it.
@@ -253,6 +284,74 @@ class ServiceNowTarget:
                 )
             self._templates[template] = str(rows[0]["sys_id"])
         return self._templates[template]
+
+    # -- several writes in one call -------------------------------------------------------------
+
+    async def write_batch(self, ops: list[BatchWrite]) -> list[WriteResult | BaseException] | None:
+        """A change's task creates and updates through the Batch API, ``batch_size`` at a time: each
+        write's result or error, in order (an error is the write's own: send it again on its own);
+        None when batches are off or the instance does not answer them (remembered)."""
+        if self.batch is None:
+            return None
+        out: list[WriteResult | BaseException] = []
+        for start in range(0, len(ops), self.batch_size):
+            chunk = ops[start : start + self.batch_size]
+            prepared: list[tuple[BatchRequest, dict[str, Any]] | BaseException] = []
+            for n, op in enumerate(chunk):
+                try:
+                    prepared.append(await self._batch_request(str(start + n), op))
+                except BridgelineError as exc:
+                    prepared.append(exc)
+            requests = [p[0] for p in prepared if not isinstance(p, BaseException)]
+            answers = await self.batch.send(requests) if requests else {}
+            if answers is None:
+                log.info("this ServiceNow instance does not answer the Batch API; writing one call each")
+                self.batch = None
+                return None if not out else out + [_NOT_BATCHED] * (len(ops) - len(out))
+            for op, p in zip(chunk, prepared, strict=True):
+                if isinstance(p, BaseException):
+                    out.append(p)
+                    continue
+                request, values = p
+                out.append(self._batch_result(op, request, values, answers.get(request.id)))
+        return out
+
+    async def _batch_request(self, item_id: str, op: BatchWrite) -> tuple[BatchRequest, dict[str, Any]]:
+        if op.kind != "change_task":
+            raise _NotBatched(f"servicenow: {op.kind} writes are not batched")
+        api = self._api(op.options)
+        values = await self.references.resolve({k: _clean(v) for k, v in op.fields.items()})
+        if values.get("state"):
+            values["state"] = states.task_state(values["state"])  # tasks move freely
+        if op.action == "update":
+            assert op.ref is not None
+            url = f"/api/now/table/change_task/{op.ref.id}?sysparm_exclude_reference_link=true"
+            return BatchRequest(item_id, "PATCH", url, values), values
+        assert op.parent is not None and op.correlation_id is not None
+        values["correlation_id"] = op.correlation_id
+        values.setdefault("correlation_display", "bridgeline")
+        if api == "change":
+            return BatchRequest(
+                item_id, "POST", f"/api/sn_chg_rest/change/{op.parent.id}/task", values
+            ), values
+        values["change_request"] = op.parent.id
+        url = "/api/now/table/change_task?sysparm_exclude_reference_link=true"
+        return BatchRequest(item_id, "POST", url, values), values
+
+    def _batch_result(
+        self, op: BatchWrite, request: BatchRequest, values: dict[str, Any], answer: BatchAnswer | None
+    ) -> WriteResult | BaseException:
+        where = f"{request.method} {request.url.split('?')[0]}"
+        if answer is None or not answer.ok or not isinstance(answer.body, dict):
+            return item_error(answer, where, "the batched call failed")
+        result = answer.body.get("result")
+        if not isinstance(result, dict) or "sys_id" not in result:
+            return item_error(answer, where, "the batched call answered no record")
+        record = flatten(result)[0] if request.url.startswith("/api/sn_chg_rest/") else result
+        ref = self._ref(op.kind, record)
+        if op.action == "create":
+            return WriteResult("create", ref, fields=values, record=record)
+        return WriteResult("update", ref, fields=values, record=record)
 
     # -- updating ----------------------------------------------------------------------------
 
@@ -289,19 +388,39 @@ class ServiceNowTarget:
             return await self.change_api.get(ref.id)
         return await self.client.get(ref.kind, ref.id, fields=["sys_id", "number", "state", "type"])
 
-    async def _patch(self, kind: str, sys_id: str, values: dict[str, Any], api: str) -> dict[str, Any]:
+    async def _patch(
+        self,
+        kind: str,
+        sys_id: str,
+        values: dict[str, Any],
+        api: str,
+        answers: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """``answers``: where to keep the answer with its display values (the caller wants them)."""
         if api == "change" and kind == "change_request":
             written = await self.change_api.patch(sys_id, values)
             unexpected = set(written.ignored) - {"number", "type"}
             if unexpected:
                 log.warning("ServiceNow ignored updated fields", sys_id=sys_id, fields=sorted(unexpected))
+            if answers is not None:
+                answers.append(_pairs(written.raw))
             return written.record
-        return await self.client.patch(kind, sys_id, values)
+        if answers is None:
+            return await self.client.patch(kind, sys_id, values)
+        both = await self.client.patch(kind, sys_id, values, display_value="all")
+        answers.append(both)
+        return values_of(both)
 
     # -- the state model ---------------------------------------------------------------------
 
     async def _walk(
-        self, kind: str, record: dict[str, Any], target: str, api: str, values: dict[str, Any]
+        self,
+        kind: str,
+        record: dict[str, Any],
+        target: str,
+        api: str,
+        values: dict[str, Any],
+        answers: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Move a change request to ``target`` one allowed step at a time; ``values`` go with the
         first write. A refusal is reported as :class:`TransitionRefused`, never retried blindly."""
@@ -313,7 +432,7 @@ class ServiceNowTarget:
             except states.Refusal as why:
                 raise self._refused(record, target, target, str(why)) from None
             if not steps:
-                return await self._patch(kind, sys_id, values, api) if values else record
+                return await self._patch(kind, sys_id, values, api, answers) if values else record
             step = steps[0]
             if api == "change":
                 nxt = await self.change_api.next_states(sys_id)
@@ -322,7 +441,7 @@ class ServiceNowTarget:
                 elif step not in nxt.available:
                     raise self._refused(record, step, target, _why_not(nxt, step))
             try:
-                moved = await self._patch(kind, sys_id, {**values, "state": step}, api)
+                moved = await self._patch(kind, sys_id, {**values, "state": step}, api, answers)
             except RemoteRejected as exc:
                 if exc.status not in (400, 403):
                     raise
@@ -386,6 +505,23 @@ def _why_not(nxt: Any, step: str) -> str:
     if transition is not None and transition.failed_conditions:
         return f"condition not met: {', '.join(transition.failed_conditions)}. Allowed next states: {allowed}"
     return f"not a next state of {nxt.label(nxt.current)}. Allowed next states: {allowed}"
+
+
+class _NotBatched(RetryableError):
+    """A write the batch did not carry: sent on its own."""
+
+
+_NOT_BATCHED = _NotBatched("servicenow: not sent in a batch")
+
+
+def _pairs(raw: dict[str, Any]) -> dict[str, Any]:
+    """A Change API answer as the Table API's ``display_value=all`` has it (values as strings)."""
+    return {
+        k: {"value": flat_value(v), "display_value": v.get("display_value", "")}
+        if isinstance(v, dict)
+        else {"value": flat_value(v), "display_value": flat_value(v)}
+        for k, v in raw.items()
+    }
 
 
 def _escape(value: str) -> str:

@@ -18,8 +18,30 @@ from __future__ import annotations
 
 from bridgeline.sim.jira._ratelimit import RateLimitConfig
 from bridgeline.sim.jira._seed import JiraScale
+from bridgeline.sim.jira._seed_data import (
+    INTEGRATION_API_TOKEN,
+    INTEGRATION_EMAIL,
+    INTEGRATION_PASSWORD,
+    INTEGRATION_PAT,
+)
 from bridgeline.sim.jira._simulator import JiraSimulator, Mode
 from bridgeline.sim.jira._state import JiraState, Settings
 from bridgeline.sim.jira._webhooks import WebhookOptions
 
-__all__ = ["JiraScale", "JiraSimulator", "JiraState", "Mode", "RateLimitConfig", "Settings", "WebhookOptions"]
+# The seeded integration account: Basic email / API token on Cloud; on Data Center Basic
+# username / password, or the personal access token as a Bearer token.
+INTEGRATION_CLOUD = (INTEGRATION_EMAIL, INTEGRATION_API_TOKEN)
+INTEGRATION_DATACENTER = ("bridgeline", INTEGRATION_PASSWORD)
+
+__all__ = [
+    "INTEGRATION_CLOUD",
+    "INTEGRATION_DATACENTER",
+    "INTEGRATION_PAT",
+    "JiraScale",
+    "JiraSimulator",
+    "JiraState",
+    "Mode",
+    "RateLimitConfig",
+    "Settings",
+    "WebhookOptions",
+]

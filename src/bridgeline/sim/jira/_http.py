@@ -110,6 +110,38 @@ class Ctx:
             raise JiraError(403, message)
 
 
+@dataclass(frozen=True)
+class Credential:
+    """One way of signing in that the simulator accepts, as :func:`authenticate` checks it."""
+
+    scheme: str  # "Basic" or "Bearer"
+    login: str | None  # the Basic user (email on Cloud, username on Data Center); None for Bearer
+    secret: str
+    user: User
+
+    def __str__(self) -> str:
+        return f"Basic {self.login} / {self.secret}" if self.login else f"Bearer {self.secret}"
+
+
+def credentials(sim: JiraSimulator) -> list[Credential]:
+    """What each active account can sign in with in the simulator's mode: email + API token on
+    Cloud; a personal access token (Bearer) or username + password on Data Center."""
+    found = []
+    with sim.state.lock:
+        for user in sim.state.users.values():
+            if not user.active:
+                continue
+            if sim.mode == "cloud":
+                if user.api_token:
+                    found.append(Credential("Basic", user.email, user.api_token, user))
+                continue
+            if user.pat:
+                found.append(Credential("Bearer", None, user.pat, user))
+            if user.password:
+                found.append(Credential("Basic", user.name, user.password, user))
+    return found
+
+
 def authenticate(sim: JiraSimulator, header: str | None) -> User | None:
     """The user the Authorization header names; None when there is none; 401 when it is wrong."""
     if not header:

@@ -22,8 +22,12 @@ from bridgeline.sim.jira._seed_data import (
     ACCOUNTS,
     COMMENTS,
     EXTRA_PROJECTS,
+    FORMER_INTEGRATION_SECRETS,
     GENERIC_SUMMARIES,
     IN_FLIGHT,
+    INTEGRATION_API_TOKEN,
+    INTEGRATION_PASSWORD,
+    INTEGRATION_PAT,
     LABELS,
     PEOPLE,
     PRIORITY_WEIGHTS,
@@ -40,6 +44,9 @@ class JiraScale:
     projects: int = 3
     versions: int = 12
     issues: int = 300
+    # the next releases of the first two projects ship together: each description names the train
+    # ("Train: 2026.12", after the first one's release month), as a release manager marks them
+    release_train: bool = False
 
 
 def account_id(name: str) -> str:
@@ -222,6 +229,14 @@ def seed(state: JiraState, seed_value: int, scale: JiraScale | None = None) -> N
             state.versions[version.id] = version
             made.append(version)
         versions_by_project[project.id] = made
+    if scale.release_train and len(projects) >= 2:
+        upcoming = [
+            next(v for v in versions_by_project[p.id] if not v.released and not v.archived)
+            for p, _, _ in projects[:2]
+        ]
+        train = str(upcoming[0].release_date or "")[:7].replace("-", ".")
+        for version in upcoming:
+            version.description = f"{version.description}\nTrain: {train}"
 
     next_release = {
         pid: next((v.sequence for v in made if not v.released), -1)
@@ -394,3 +409,22 @@ def _history(state: JiraState, issue: Issue) -> None:
         issue.resolution = "Done"
         issue.resolution_date = issue.histories[-1].created
     issue.status_changed = issue.histories[-1].created if issue.histories else issue.created
+
+
+def upgrade_former_secrets(state: JiraState) -> bool:
+    """Give the integration account of a state file from an earlier version its current secrets,
+    so that a kept demo folder still signs in; True when something changed."""
+    token, pat, password = FORMER_INTEGRATION_SECRETS
+    changed = False
+    for user in state.users.values():
+        if user.name != "bridgeline":
+            continue
+        for attribute, former, current in (
+            ("api_token", token, INTEGRATION_API_TOKEN),
+            ("pat", pat, INTEGRATION_PAT),
+            ("password", password, INTEGRATION_PASSWORD),
+        ):
+            if getattr(user, attribute) == former:
+                setattr(user, attribute, current)
+                changed = True
+    return changed

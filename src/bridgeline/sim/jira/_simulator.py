@@ -26,7 +26,7 @@ from bridgeline.sim.jira import (
 )
 from bridgeline.sim.jira._errors import error_response, jira_error_body
 from bridgeline.sim.jira._ratelimit import JiraRateLimiter, RateLimitConfig
-from bridgeline.sim.jira._seed import JiraScale, seed
+from bridgeline.sim.jira._seed import JiraScale, seed, upgrade_former_secrets
 from bridgeline.sim.jira._state import JiraState
 from bridgeline.sim.jira._webhooks import WebhookDispatcher, WebhookOptions
 
@@ -40,7 +40,7 @@ class JiraSimulator:
 
         sim = JiraSimulator(mode="cloud", seed=42)
         with serve_in_thread(sim.app) as served:
-            jira = JIRA(served.url, basic_auth=("bridgeline@example.com", "bridgeline-token"))
+            jira = JIRA(served.url, basic_auth=INTEGRATION_CLOUD)  # from bridgeline.sim.jira
 
     With ``state_path`` the state is loaded from that file when it exists (else seeded and written),
     and saved after every successful change - or at most once per ``save_delay`` seconds, and on
@@ -73,6 +73,7 @@ class JiraSimulator:
         if loaded is not None:
             self.state.load_dict(loaded)
             self.state.mode = mode
+            upgrade_former_secrets(self.state)
         else:
             _seed_state(self.state, seed, scale)
             if self.state_path is not None:
@@ -146,6 +147,20 @@ class JiraSimulator:
         self.state.replace_with(fresh)
         self.dispatcher.clear()
         self.save_if_dirty()
+
+    def endpoint(self, url: str) -> dict[str, Any]:
+        """Where this Jira listens, its mode and who can sign in, for a demo's ``simulators.json``."""
+        accounts: dict[str, dict[str, str]] = {}
+        with self.state.lock:
+            for user in self.state.users.values():
+                if not user.active:
+                    continue
+                if self.mode == "cloud" and user.api_token:
+                    accounts[user.name] = {"email": user.email, "api_token": user.api_token}
+                elif self.mode == "datacenter" and (user.pat or user.password):
+                    found = {"username": user.name, "token": user.pat, "password": user.password}
+                    accounts[user.name] = {k: v for k, v in found.items() if v}
+        return {"url": url, "mode": self.mode, "accounts": accounts}
 
     # -- webhooks -------------------------------------------------------------------------------
 

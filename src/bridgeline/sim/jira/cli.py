@@ -1,8 +1,9 @@
-"""``bridgeline sim jira``: serve the Jira simulator until Ctrl-C.
+"""``bridgeline sim jira``: serve the Jira simulator until Ctrl-C, or edit an issue of a running one.
 
 ::
 
     bridgeline sim jira --port 8081 --mode cloud --state .demo/jira.json --latency-ms 30
+    bridgeline sim jira edit PAY-3 --status "In Review" --add-label hotfix     # see _commands.py
 
 Also runnable alone: ``python -m bridgeline.sim.jira.cli --port 8081``.
 """
@@ -13,9 +14,17 @@ import argparse
 import sys
 from typing import Any
 
-import uvicorn
-
-from bridgeline.sim._cli import add_fault_arguments, faults_from_args
+from bridgeline.sim._cli import (
+    add_fault_arguments,
+    add_tls_arguments,
+    faults_from_args,
+    port_number,
+    serving_from_args,
+)
+from bridgeline.sim._serve import serve_until_stopped
+from bridgeline.sim._tls import TLSError
+from bridgeline.sim.jira._commands import register_actions, run_action
+from bridgeline.sim.jira._http import credentials
 from bridgeline.sim.jira._ratelimit import RateLimitConfig
 from bridgeline.sim.jira._seed import JiraScale
 from bridgeline.sim.jira._simulator import JiraSimulator
@@ -28,7 +37,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "jira",
         help="serve a simulated Jira (Cloud or Data Center)",
-        description="Serve an in-memory Jira with seed data, fault injection and webhooks until Ctrl-C.",
+        description="Serve an in-memory Jira with seed data, fault injection and webhooks until Ctrl-C, "
+        "or edit an issue of a running one.",
     )
     add_arguments(parser)
     parser.set_defaults(func=run)
@@ -38,15 +48,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     serve = parser.add_argument_group("serving")
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8081, help="port to listen on (default 8081)")
+    serve.add_argument("--port", type=port_number, default=8081, help="port to listen on (default 8081)")
     serve.add_argument(
         "--mode", choices=("cloud", "datacenter"), default="cloud", help="deployment (default cloud)"
     )
     serve.add_argument(
         "--state", metavar="FILE", help="load state from FILE (seed it when missing) and save changes"
     )
-    serve.add_argument("--certfile", help="serve HTTPS with this certificate (PEM)")
-    serve.add_argument("--keyfile", help="private key for --certfile")
+    add_tls_arguments(serve, cert_flags=("--tls-cert", "--certfile"), key_flags=("--tls-key", "--keyfile"))
     serve.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
 
     data = parser.add_argument_group("seed data")
@@ -79,6 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=sorted(QUIRKS),
         help="payload quirk seen in the wild (repeatable)",
     )
+    parser.set_defaults(jira_action=None)
+    register_actions(parser.add_subparsers(dest="jira_action", metavar="ACTION"))
 
 
 def build(args: argparse.Namespace) -> JiraSimulator:
@@ -104,26 +115,50 @@ def build(args: argparse.Namespace) -> JiraSimulator:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.jira_action:
+        return run_action(args)
+    try:
+        serving = serving_from_args(args)
+    except TLSError as error:
+        print(error, file=sys.stderr)
+        return 2
     sim = build(args)
-    scheme = "https" if args.certfile else "http"
     state = sim.state
     with state.lock:
         counts = f"{len(state.projects)} projects, {len(state.versions)} versions, {len(state.issues)} issues"
-    print(f"Jira simulator ({args.mode}) on {scheme}://{args.host}:{args.port}  [{counts}]", file=sys.stderr)
-    print(
-        "  accounts: bridgeline@example.com / bridgeline-token, admin@example.com / admin-token",
-        file=sys.stderr,
-    )
-    uvicorn.run(
-        sim.app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        ssl_certfile=args.certfile,
-        ssl_keyfile=args.keyfile,
-        timeout_graceful_shutdown=2,
-    )
+    url = f"{serving.scheme}://{args.host}:{args.port}"
+    print(f"Jira simulator ({args.mode}) on {url}  [{counts}]", file=sys.stderr)
+    if serving.trust_hint():
+        print(f"  {serving.trust_hint()}", file=sys.stderr)
+    for line in sign_in_lines(sim):
+        print(line, file=sys.stderr)
+    try:
+        serve_until_stopped(
+            sim.app,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            certfile=serving.certfile,
+            keyfile=serving.keyfile,
+        )
+    finally:
+        serving.close()
     return 0
+
+
+def sign_in_lines(sim: JiraSimulator) -> list[str]:
+    """The accounts and the credentials the simulator's mode accepts, one line per account."""
+    how = (
+        "Cloud: HTTP Basic with email and API token"
+        if sim.mode == "cloud"
+        else "Data Center: a personal access token (Authorization: Bearer) or HTTP Basic with username "
+        "and password"
+    )
+    by_user: dict[str, list[str]] = {}
+    for credential in credentials(sim):
+        label = credential.user.name + (" (read-only)" if credential.user.read_only else "")
+        by_user.setdefault(label, []).append(str(credential))
+    return [f"  sign in ({how}):"] + [f"    {who}: {', '.join(ways)}" for who, ways in by_user.items()]
 
 
 def main(argv: list[str] | None = None) -> int:

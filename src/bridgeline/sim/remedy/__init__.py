@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from bridgeline.sim.remedy._config import DEFAULT_USERS, RemedyConfig, User
+from bridgeline.sim.remedy._config import DEFAULT_USERS, INTEGRATION, RemedyConfig, User
 from bridgeline.sim.remedy._errors import ARError
 from bridgeline.sim.remedy._simulator import RemedySimulator
 from bridgeline.sim.remedy._state import RemedyState
@@ -21,6 +21,7 @@ from bridgeline.sim.remedy._workflow import ApprovalError
 
 __all__ = [
     "DEFAULT_USERS",
+    "INTEGRATION",
     "ARError",
     "ApprovalError",
     "RemedyConfig",

@@ -6,10 +6,12 @@
 ``GET /_sim/state``                    every form's entries as the API renders them, sequences
 ``GET|PUT /_sim/clock``                ``{"advance_seconds"|"offset_seconds"|"now"|"freeze"}``
 ``GET|DELETE /_sim/counters``          API calls per endpoint, injected faults
+``GET /_sim/changes/{crq}``            the change, the phase it waits in for the CAB, approvals, tasks
 ``POST /_sim/changes/{crq}/approve``   ``{"approver"?, "comment"?}``: the CAB approves
 ``POST /_sim/changes/{crq}/reject``    ``{"reason", "approver"?}``: the CAB rejects
 ``POST /_sim/changes/{crq}/status``    ``{"status", "status_reason"?, "user"?}``: one manual step
-``POST /_sim/changes/{crq}/advance``   ``{"to", "status_reason"?}``: walk there, approving on the way
+``POST /_sim/changes/{crq}/advance``   ``{"to", "status_reason"?, "approve"?}``: walk there, approving
+                                       on the way (``"approve": false``: stop where the CAB decides)
 ``GET /`` and ``GET /changes/{crq}``   HTML pages a person can open
 =====================================  ===========================================================
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -110,6 +113,17 @@ def admin_routes(sim: RemedySimulator) -> list[Route]:
             sim.reset_counters()
         return JSONResponse(sim.call_counts())
 
+    async def change(request: Request) -> Response:
+        crq = request.path_params["crq"]
+        return JSONResponse(
+            {
+                "change": sim.state.change(crq),
+                "waiting_for": sim.waiting_for(crq),
+                "approvals": sim.state.approvals(crq),
+                "tasks": sim.state.tasks(crq),
+            }
+        )
+
     async def decide(request: Request) -> Response:
         crq, action = request.path_params["crq"], request.path_params["action"]
         body = await _json(request)
@@ -127,7 +141,12 @@ def admin_routes(sim: RemedySimulator) -> list[Route]:
                 user=str(body.get("user") or "mary"),
             )
         elif action == "advance":
-            change = sim.advance(crq, str(body["to"]), status_reason=body.get("status_reason"))
+            change = sim.advance(
+                crq,
+                str(body["to"]),
+                status_reason=body.get("status_reason"),
+                approve=body.get("approve", True) is not False,
+            )
         else:
             return _problem(404, f"unknown action {action!r}")
         return JSONResponse(change)
@@ -138,6 +157,7 @@ def admin_routes(sim: RemedySimulator) -> list[Route]:
         Route("/_sim/state", guarded(state), methods=["GET"]),
         Route("/_sim/clock", guarded(clock), methods=["GET", "PUT"]),
         Route("/_sim/counters", guarded(counters), methods=["GET", "DELETE"]),
+        Route("/_sim/changes/{crq}", guarded(change), methods=["GET"]),
         Route("/_sim/changes/{crq}/{action}", guarded(decide), methods=["POST"]),
     ]
 
@@ -147,11 +167,21 @@ td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:t
 .status{font-weight:600}h1 small{color:#777;font-weight:normal}"""
 
 
-def _page(title: str, body: str) -> HTMLResponse:
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{_STYLE}</style></head><body>{body}</body></html>"
+        f"<style>{_STYLE}</style></head><body>{body}</body></html>",
+        status_code=status,
     )
+
+
+def _text_html(value: object) -> str:
+    """Text as its writer laid it out: a paragraph per blank-line-separated block, line breaks kept."""
+    text = "" if value is None else str(value).replace("\r\n", "\n")
+    blocks = [b for b in re.split(r"\n\s*\n", text) if b.strip()]
+    if len(blocks) <= 1 and "\n" not in text:
+        return html.escape(text)
+    return "".join("<p>" + "<br>".join(html.escape(line) for line in b.split("\n")) + "</p>" for b in blocks)
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str], link: str | None = None) -> str:
@@ -160,7 +190,7 @@ def _table(rows: list[dict[str, Any]], columns: list[str], link: str | None = No
     for row in rows:
         cells = []
         for c in columns:
-            text = html.escape("" if row.get(c) is None else str(row[c]))
+            text = _text_html(row.get(c))
             if c == link:
                 text = f"<a href='/changes/{text}'>{text}</a>"
             cells.append(f"<td>{text}</td>")
@@ -190,10 +220,9 @@ def page_routes(sim: RemedySimulator) -> list[Route]:
         try:
             change = sim.state.change(ref)
         except KeyError:
-            return _page("Not found", f"<h1>No change request {html.escape(ref)}</h1>")
+            return _page("Not found", f"<h1>No change request {html.escape(ref)}</h1>", 404)
         fields = "".join(
-            f"<tr><th>{html.escape(k)}</th><td>{html.escape('' if v is None else str(v))}</td></tr>"
-            for k, v in change.items()
+            f"<tr><th>{html.escape(k)}</th><td>{_text_html(v)}</td></tr>" for k, v in change.items()
         )
         tasks = _table(
             sim.state.tasks(ref), ["Task ID", "Summary", "Status", "Assignee Group", "Modified Date"]
@@ -210,10 +239,12 @@ def page_routes(sim: RemedySimulator) -> list[Route]:
             ],
         )
         title = f"{change['Infrastructure Change ID']}: {change['Description']}"
+        detail = _text_html(change.get("Detailed Description"))
         return _page(
             title,
             f"<p><a href='/'>All change requests</a></p><h1>{html.escape(title)}</h1>"
             f"<p class='status'>{html.escape(str(change['Change Request Status']))}</p>"
+            f"<h2>Detailed Description</h2><div class='text'>{detail}</div>"
             f"<h2>Tasks</h2>{tasks}<h2>Approvals</h2>{approvals}<h2>Fields</h2><table>{fields}</table>",
         )
 

@@ -8,6 +8,9 @@ from typing import Literal
 from bridgeline.sim.remedy._lifecycle import DEFAULT_APPROVAL_STATUSES, DEFAULT_REJECT_TO
 
 APPROVAL_SERVER_USER = "Remedy Application Service"  # who the approval server writes as
+# The integration account. Its password is not a word: bridgeline masks its secrets wherever they
+# appear in its logs, and a secret that is also a word would mask every use of that word.
+INTEGRATION = ("bridgeline", "remedy-pw-2Tx5Jm8c")
 
 
 @dataclass(frozen=True)
@@ -18,7 +21,7 @@ class User:
 
 DEFAULT_USERS: dict[str, User] = {
     "Demo": User("demo", admin=True),  # the AR System administrator every server ships with
-    "bridgeline": User("bridgeline"),  # the integration account
+    INTEGRATION[0]: User(INTEGRATION[1]),  # the integration account
     "mary": User("mary"),  # Mary Mann, change manager and CAB approver
     "allen": User("allen"),  # Allen Allbrook, a requester
 }

@@ -190,12 +190,34 @@ class RemedySimulator:
         return self.state.change(crq_number)
 
     def advance(
-        self, crq_number: str, to: str, status_reason: str | None = None, user: str = "mary"
+        self,
+        crq_number: str,
+        to: str,
+        status_reason: str | None = None,
+        user: str = "mary",
+        approve: bool = True,
     ) -> dict[str, Any]:
-        """Walk a change along the normal path to ``to``, approving every phase on the way."""
-        self.workflow.walk(crq_number, to, user, status_reason)
+        """Walk a change along the normal path to ``to``, approving every phase on the way; with
+        ``approve=False`` it stops where the change waits for the CAB."""
+        self.workflow.walk(crq_number, to, user, status_reason, approve=approve)
         self.saved()
         return self.state.change(crq_number)
+
+    def waiting_for(self, crq_number: str) -> str | None:
+        """The approval phase the change waits in for the CAB (``Implementation Approval``), or None."""
+        entry = self.state.find_change(crq_number)
+        if entry is None:
+            raise KeyError(f"no change request {crq_number!r}")
+        with self.state.lock:
+            phase = entry.hidden.get("waiting")
+        return str(phase) if phase else None
+
+    def endpoint(self, url: str) -> dict[str, Any]:
+        """Where this server listens and who can sign in, for a demo's ``simulators.json``."""
+        return {
+            "url": url,
+            "accounts": {login: {"password": user.password} for login, user in self.config.users.items()},
+        }
 
     @staticmethod
     def change_path(crq_number: str) -> str:

@@ -399,8 +399,11 @@ class Workflow:
 
     # -- moving a change along (seed data, demo, tests) ---------------------------------------------
 
-    def walk(self, ref: str, target: str, user: str, reason: str | None = None) -> Entry:
-        """Move a change along the normal path to ``target``, approving each phase on the way.
+    def walk(
+        self, ref: str, target: str, user: str, reason: str | None = None, approve: bool = True
+    ) -> Entry:
+        """Move a change along the normal path to ``target``, approving each phase on the way (or,
+        with ``approve=False``, stopping at the first phase that waits for the CAB).
 
         ``reason`` is the Status Reason for Completed / Closed. Stops early when a status cannot be
         reached (e.g. from Rejected or Cancelled), raising :class:`ApprovalError`.
@@ -414,6 +417,8 @@ class Workflow:
                 if status == target:
                     return entry
                 if "waiting" in entry.hidden:
+                    if not approve:
+                        return entry
                     self.decide(ref, approve=True, approver=None, comment=None)
                     continue
                 if status not in HAPPY_PATH or HAPPY_PATH.index(status) >= HAPPY_PATH.index(target):

@@ -1,10 +1,11 @@
-"""``bridgeline sim remedy``: serve the Remedy simulator, or act as the CAB on a running one.
+"""``bridgeline sim remedy``: serve the Remedy simulator, or act on a change of a running one.
 
 ::
 
     bridgeline sim remedy --port 8083 --state .demo/remedy.json --latency-ms 50 --error-rate 0.05
+    bridgeline sim remedy move CRQ000000000106 "Scheduled For Approval"     # actions: _commands.py
     bridgeline sim remedy approve CRQ000000000106 --url http://127.0.0.1:8083
-    bridgeline sim remedy approve CRQ000000000106 --reject --reason "Clashes with the freeze"
+    bridgeline sim remedy reject CRQ000000000106 --reason "Clashes with the freeze"
 
 The main command calls :func:`register` with its ``sim`` subparsers; ``args.func(args)`` then runs
 the chosen action and returns the exit code.
@@ -17,21 +18,29 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from bridgeline.sim._cli import add_fault_arguments, faults_from_args
+from bridgeline.sim._cli import (
+    add_fault_arguments,
+    add_tls_arguments,
+    faults_from_args,
+    port_number,
+    serving_from_args,
+)
+from bridgeline.sim._serve import serve_until_stopped
+from bridgeline.sim._tls import TLSError
+from bridgeline.sim.remedy._commands import register_actions, run_action
 from bridgeline.sim.remedy._config import DEFAULT_USERS
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    """Add ``remedy`` (serve) and ``remedy approve`` to a ``sim`` subparsers object."""
+    """Add ``remedy`` (serve) and its actions (``move``, ``approve``, ...) to ``sim``."""
     parser = subparsers.add_parser(
         "remedy",
         help="serve the BMC Remedy / Helix ITSM simulator (AR System REST API)",
-        description="Serve the BMC Remedy simulator until Ctrl-C, or approve or reject a change on one.",
+        description="Serve the BMC Remedy simulator until Ctrl-C, or act on a change of a running one: "
+        "move, approve, reject, close.",
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8083)
+    parser.add_argument("--port", type=port_number, default=8083)
     parser.add_argument(
         "--state", type=Path, help="JSON file: loaded when it exists, saved after every change"
     )
@@ -49,30 +58,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--cab-approver", action="append", help="login of a CAB approver (repeatable)")
     parser.add_argument("--create-location", choices=("interface", "change"), default="interface")
+    add_tls_arguments(parser)
     parser.set_defaults(func=run, remedy_action=None)
 
     actions = parser.add_subparsers(dest="remedy_action", metavar="ACTION")
-    approve = actions.add_parser("approve", help="approve (or --reject) the phase a change waits in")
-    approve.add_argument("change", help="CRQ number, e.g. CRQ000000000106")
-    approve.add_argument("--reject", action="store_true")
-    approve.add_argument("--reason", help="why the CAB rejects (with --reject)")
-    approve.add_argument("--approver", help="login of the approver (default: the pending approver)")
-    approve.add_argument("--comment")
-    approve.add_argument("--url", default="http://127.0.0.1:8083", help="the running simulator")
+    register_actions(actions)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.remedy_action == "approve":
-        return _approve(args)
+    if args.remedy_action:
+        return run_action(args)
     return _serve(args)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
 
     from bridgeline.sim.remedy._simulator import RemedySimulator
 
+    try:
+        serving = serving_from_args(args)
+    except TLSError as error:
+        print(error, file=sys.stderr)
+        return 2
     faults = faults_from_args(
         args, rate_limit_per_second=args.rate_limit, rate_limit_rate=args.rate_limit_rate
     )
@@ -84,33 +92,18 @@ def _serve(args: argparse.Namespace) -> int:
     sim = RemedySimulator(
         seed=args.seed, state_path=args.state, faults=faults, token_lifetime=args.token_lifetime, **knobs
     )
-    url = f"http://{args.host}:{args.port}"
+    url = f"{serving.scheme}://{args.host}:{args.port}"
     users = ", ".join(f"{login}/{user.password}" for login, user in DEFAULT_USERS.items())
     print(f"BMC Remedy simulator on {url}  (REST API {url}/api/arsys/v1, changes {url}/)", flush=True)
+    if serving.trust_hint():
+        print(serving.trust_hint(), flush=True)
     print(f"users: {users}; Ctrl-C to stop", flush=True)
-    uvicorn.run(sim.app, host=args.host, port=args.port, log_level="warning")
-    return 0
-
-
-def _approve(args: argparse.Namespace) -> int:
-    action = "reject" if args.reject else "approve"
-    body = {"approver": args.approver}
-    body.update({"reason": args.reason} if args.reject else {"comment": args.comment})
     try:
-        response = httpx.post(
-            f"{args.url.rstrip('/')}/_sim/changes/{args.change}/{action}", json=body, timeout=10
+        serve_until_stopped(
+            sim.app, host=args.host, port=args.port, certfile=serving.certfile, keyfile=serving.keyfile
         )
-    except httpx.HTTPError as error:
-        print(f"cannot reach the Remedy simulator at {args.url}: {error}", file=sys.stderr)
-        return 2
-    if response.status_code != 200:
-        print(
-            f"{action} {args.change} failed ({response.status_code}): {response.json().get('error')}",
-            file=sys.stderr,
-        )
-        return 1
-    change = response.json()
-    print(f"{change['Infrastructure Change ID']}: {change['Change Request Status']}")
+    finally:
+        serving.close()
     return 0
 
 

@@ -11,7 +11,7 @@ rate limit rule. See ``docs/simulators/servicenow.md``.
 
     sim = ServiceNowSimulator(seed=42)
     with sim.serve() as served:
-        ...  # Basic auth admin/admin or bridgeline.integration/bridgeline at served.url
+        ...  # Basic auth admin / admin, or INTEGRATION (the integration account), at served.url
         sim.approve("CHG0030007", approver="alex.mercer")
 """
 
@@ -20,7 +20,16 @@ from __future__ import annotations
 from bridgeline.sim.servicenow._errors import SimError
 from bridgeline.sim.servicenow._inspect import SimState
 from bridgeline.sim.servicenow._outbound import OutboundTarget, signature
+from bridgeline.sim.servicenow._seed import INTEGRATION
 from bridgeline.sim.servicenow._settings import SimSettings
 from bridgeline.sim.servicenow._simulator import ServiceNowSimulator
 
-__all__ = ["OutboundTarget", "ServiceNowSimulator", "SimError", "SimSettings", "SimState", "signature"]
+__all__ = [
+    "INTEGRATION",
+    "OutboundTarget",
+    "ServiceNowSimulator",
+    "SimError",
+    "SimSettings",
+    "SimState",
+    "signature",
+]

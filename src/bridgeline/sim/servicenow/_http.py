@@ -58,6 +58,7 @@ class Answer:
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    items: list[dict[str, Any]] | None = None  # a batch's items, for the call log
 
     @classmethod
     def result(cls, result: Any, status: int = 200, **headers: str) -> Answer:

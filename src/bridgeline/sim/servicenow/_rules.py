@@ -19,7 +19,13 @@ from bridgeline.sim.servicenow._approvals import Cab
 from bridgeline.sim.servicenow._clock import Clock, parse_sn_datetime, sn_datetime
 from bridgeline.sim.servicenow._errors import SimError, no_record
 from bridgeline.sim.servicenow._render import to_text
-from bridgeline.sim.servicenow._schema import ALTERNATE_KEYS, TASK_CLOSED_STATES, Field, TableDef
+from bridgeline.sim.servicenow._schema import (
+    ALTERNATE_KEYS,
+    PRIORITY_LOOKUP,
+    TASK_CLOSED_STATES,
+    Field,
+    TableDef,
+)
 from bridgeline.sim.servicenow._settings import SimSettings
 from bridgeline.sim.servicenow._store import Row, Store
 
@@ -187,6 +193,8 @@ class Instance:
             row["sys_class_name"] = table
         before = dict(row)
         row.update(changes)
+        if table == "change_request":
+            self._look_up_priority(row)
         if definition.number_prefix and not row.get("number"):
             row["number"] = self.store.next_number(table)
         if table == "change_task" and not row.get("parent"):
@@ -221,6 +229,7 @@ class Instance:
         before = dict(current)
         after = {**before, **changes}
         if table == "change_request":
+            self._look_up_priority(after)
             self._guard_change(before, after, refusal)
         diff = {k: v for k, v in after.items() if before.get(k, "") != v}
         if not diff and not journal:
@@ -268,6 +277,16 @@ class Instance:
             sys_updated_by=user.user_name,
             sys_mod_count=str(int(before.get("sys_mod_count") or 0) + 1),
         )
+
+    def _look_up_priority(self, row: Row) -> None:
+        """The Priority Data Lookup, run on insert and update with "always replace": a priority
+        written directly gives way to the one impact and urgency make; a pair without a lookup
+        row leaves the priority as it is."""
+        if not self.settings.priority_lookup:
+            return
+        derived = PRIORITY_LOOKUP.get((row.get("impact", ""), row.get("urgency", "")))
+        if derived is not None:
+            row["priority"] = derived
 
     def _guard_change(self, before: Row, after: Row, refusal: str) -> None:
         """Enforce the state model and the closing data policy on a change request write."""

@@ -63,7 +63,25 @@ APPROVER_STATE_CHOICES = (
     ("not_required", "No Longer Required"),
 )
 IMPACT_CHOICES = (("1", "1 - High"), ("2", "2 - Medium"), ("3", "3 - Low"))
-PRIORITY_CHOICES = (("1", "1 - Critical"), ("2", "2 - High"), ("3", "3 - Moderate"), ("4", "4 - Low"))
+PRIORITY_CHOICES = (
+    ("1", "1 - Critical"),
+    ("2", "2 - High"),
+    ("3", "3 - Moderate"),
+    ("4", "4 - Low"),
+    ("5", "5 - Planning"),
+)
+# The Priority Data Lookup (dl_u_priority) of a base instance: (impact, urgency) -> priority.
+PRIORITY_LOOKUP = {
+    ("1", "1"): "1",
+    ("1", "2"): "2",
+    ("1", "3"): "3",
+    ("2", "1"): "2",
+    ("2", "2"): "3",
+    ("2", "3"): "4",
+    ("3", "1"): "3",
+    ("3", "2"): "4",
+    ("3", "3"): "5",
+}
 TYPE_CHOICES = (("normal", "Normal"), ("standard", "Standard"), ("emergency", "Emergency"))
 CLOSE_CODE_CHOICES = (
     ("successful", "Successful"),
@@ -181,7 +199,7 @@ def build_tables(*, task_states: str = "task", risk_scale: str = "four") -> dict
         _f("risk", "integer", "Risk", choices=RISK_CHOICES[risk_scale], default="3"),
         _f("impact", "integer", "Impact", choices=IMPACT_CHOICES, default="3"),
         _f("urgency", "integer", "Urgency", choices=IMPACT_CHOICES, default="3"),
-        _f("priority", "integer", "Priority", choices=PRIORITY_CHOICES, default="4"),
+        _f("priority", "integer", "Priority", choices=PRIORITY_CHOICES, default="5"),
         _f("category", label="Category", default="Other"),
         _f("requested_by", "reference", "Requested by", reference="sys_user"),
         _f("business_service", "reference", "Service", reference="cmdb_ci_service"),
@@ -205,6 +223,8 @@ def build_tables(*, task_states: str = "task", risk_scale: str = "four") -> dict
         ),
         _f("upon_approval", label="Upon approval", default="proceed"),
         _f("upon_reject", label="Upon reject", default="cancel"),
+        # a change under another (a release train's child change): task.parent, as on an instance
+        _f("parent", "reference", "Parent", reference="change_request"),
     ]
     task_state_choices = TASK_STATE_CHOICES[task_states]
     change_task_fields = [
@@ -375,8 +395,63 @@ def build_tables(*, task_states: str = "task", risk_scale: str = "four") -> dict
             display_field="name",
             indexed=("std_change_producer",),
         ),
+        *_schedule_tables(),
     ]
     return {t.name: t for t in tables}
+
+
+def _schedule_tables() -> list[TableDef]:
+    """Schedules (``cmn_schedule``; type ``blackout`` for change blackouts) and their spans
+    (``cmn_schedule_span``), whose times are written ``20261221T180000`` in the schedule's zone."""
+    return [
+        _table(
+            "cmn_schedule",
+            "Schedule",
+            [
+                _f("name", label="Name"),
+                _f("type", label="Type", choices=SCHEDULE_TYPE_CHOICES),
+                _f("time_zone", label="Time zone"),
+                _f("description"),
+                _f("parent", "reference", "Parent", reference="cmn_schedule"),
+            ],
+            display_field="name",
+            indexed=("name", "type"),
+        ),
+        _table(
+            "cmn_schedule_span",
+            "Schedule Entry",
+            [
+                _f("schedule", "reference", "Schedule", reference="cmn_schedule"),
+                _f("name", label="Name"),
+                _f("type", label="Type", default="exclude"),
+                _f("show_as", label="Show as", default="busy"),
+                _f("all_day", "boolean", "All day", default="false"),
+                _f("start_date_time", label="When"),
+                _f("end_date_time", label="To"),
+                _f("repeat_type", label="Repeats", choices=REPEAT_CHOICES),
+                _f("repeat_count", "integer", "Repeat every", default="1"),
+                _f("repeat_until", label="Repeat until"),
+                _f("days_of_week", label="Days of week"),
+            ],
+            display_field="name",
+            indexed=("schedule",),
+        ),
+    ]
+
+
+SCHEDULE_TYPE_CHOICES = (
+    ("blackout", "Blackout"),
+    ("maintenance", "Maintenance"),
+    ("excluded", "Excluded"),
+    ("on_call_rotation", "On-Call Rotation"),
+)
+REPEAT_CHOICES = (
+    ("daily", "Daily"),
+    ("weekdays", "Every Weekday (Mon-Fri)"),
+    ("weekly", "Weekly"),
+    ("monthly", "Monthly"),
+    ("yearly", "Yearly"),
+)
 
 
 # The field that names a record of these tables when a reference is written with a display value.

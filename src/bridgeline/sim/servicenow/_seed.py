@@ -15,19 +15,16 @@ from bridgeline.sim.servicenow._settings import SimSettings
 from bridgeline.sim.servicenow._store import Store
 
 ADMIN_SYS_ID = "6816f79cc0a8016401c5a33be04be441"  # the admin account's sys_id on every instance
+# The integration account. Its password is not a word: bridgeline masks its secrets wherever they
+# appear in its logs, and a secret that is also a word would mask every use of that word.
+INTEGRATION = ("bridgeline.integration", "snow-pw-4Kd9Vq7z")
+FORMER_INTEGRATION_PASSWORD = "bridgeline"  # what state files written by earlier versions hold
 SEED_EPOCH = datetime(2025, 1, 6, 9, 0, 0, tzinfo=UTC)
 
 # user_name, first, last, title, roles, password ("" = cannot log in)
 USERS = (
     ("admin", "System", "Administrator", "System Administrator", "admin", "admin"),
-    (
-        "bridgeline.integration",
-        "Bridgeline",
-        "Integration",
-        "Integration account",
-        "itil,rest_service",
-        "bridgeline",
-    ),
+    (INTEGRATION[0], "Bridgeline", "Integration", "Integration account", "itil,rest_service", INTEGRATION[1]),
     ("alex.mercer", "Alex", "Mercer", "CAB Chair", "itil,approver_user", "cab"),
     ("priya.raman", "Priya", "Raman", "CAB Member", "itil,approver_user", "cab"),
     ("beth.anguiano", "Beth", "Anguiano", "Change Manager", "itil,change_manager", "change"),
@@ -281,3 +278,14 @@ def _seed_changes(
             },
             beth,
         )
+
+
+def upgrade_former_secrets(store: Store) -> bool:
+    """Give the integration account of a state file from an earlier version its current password,
+    so that a kept demo folder still signs in; True when something changed."""
+    changed = False
+    for row in store.find("sys_user", "user_name", INTEGRATION[0]):
+        if row.get("user_password") == FORMER_INTEGRATION_PASSWORD:
+            store.update("sys_user", row["sys_id"], {"user_password": INTEGRATION[1]})
+            changed = True
+    return changed

@@ -33,12 +33,19 @@ class SimSettings:
     # A rate limit rule: at most `rate_limit` API calls per user per `rate_limit_window` seconds.
     rate_limit: int = 0
     rate_limit_window: float = 1.0
+    # The Priority Data Lookup (dl_u_priority): a change's priority follows its impact and urgency.
+    priority_lookup: bool = True
     # Change Management API values typed as the instance sends them (-5.0, false) or all strings.
     change_api_typed_values: bool = True
     task_states: str = "task"
     risk_scale: str = "four"
     cab_group: str = "CAB Approval"
     integration_user: str = "bridgeline.integration"
+    # The Batch API (/api/now/v1/batch): answered, or an unknown resource (older or locked-down
+    # instances); a batch still running after batch_time_limit seconds (the "REST Batch API request
+    # timeout" quota rule, 30 s) leaves the rest of its items unserviced.
+    batch_api: bool = True
+    batch_time_limit: float = 30.0
     outbound_max_attempts: int = 5
     outbound_backoff_seconds: float = 0.2
     outbound_timeout_seconds: float = 5.0

@@ -29,9 +29,9 @@ from starlette.routing import Route
 from bridgeline.sim._faults import FaultConfig, FaultInjector
 from bridgeline.sim._persist import StateWriter, load_json, save_json_atomic
 from bridgeline.sim._serve import ServedApp, serve_in_thread
-from bridgeline.sim.servicenow import _change_api, _table_api
+from bridgeline.sim.servicenow import _batch, _change_api, _table_api
 from bridgeline.sim.servicenow._admin import admin_routes
-from bridgeline.sim.servicenow._auth import Authenticator, RateLimiter
+from bridgeline.sim.servicenow._auth import OAUTH_CLIENTS, Authenticator, RateLimiter
 from bridgeline.sim.servicenow._clock import Clock, sn_datetime
 from bridgeline.sim.servicenow._errors import (
     SimError,
@@ -46,6 +46,7 @@ from bridgeline.sim.servicenow._pages import page_routes
 from bridgeline.sim.servicenow._rules import SYSTEM, Instance
 from bridgeline.sim.servicenow._schema import build_tables
 from bridgeline.sim.servicenow._seed import seed as seed_store
+from bridgeline.sim.servicenow._seed import upgrade_former_secrets
 from bridgeline.sim.servicenow._settings import SimSettings
 from bridgeline.sim.servicenow._store import Row, Store
 
@@ -129,6 +130,20 @@ class ServiceNowSimulator:
             )
             self.save()
             return dict(row)
+
+    def endpoint(self, url: str) -> dict[str, Any]:
+        """Where this instance listens and who can sign in, for a demo's ``simulators.json``."""
+        with self.lock:
+            accounts = {
+                row["user_name"]: {"password": row["user_password"]}
+                for row in self.store.rows("sys_user")
+                if row.get("user_password") and row.get("active") != "false"
+            }
+        return {
+            "url": url,
+            "accounts": accounts,
+            "oauth_clients": [{"client_id": c, "client_secret": s} for c, s in OAUTH_CLIENTS.items()],
+        }
 
     # --- direct writes (benchmark and test set-up) ----------------------------------------------
 
@@ -216,6 +231,7 @@ class ServiceNowSimulator:
         if data.get("format") != STATE_FORMAT:
             raise ValueError(f"{self.state_path} is not a ServiceNow simulator state file")
         self.store.load(data["store"])
+        upgrade_former_secrets(self.store)
         self.auth.load(data.get("tokens") or [])
         if data.get("outbound"):
             self.outbound.register(OutboundTarget(**data["outbound"]))
@@ -226,6 +242,7 @@ class ServiceNowSimulator:
     def _starlette(self) -> Starlette:
         routes = [
             Route("/oauth_token.do", self._oauth, methods=["POST"]),
+            Route("/api/now/v1/batch", self._endpoint(self._batch), methods=API_METHODS),
             Route("/api/now/{rest:path}", self._endpoint(_table_api.handle), methods=API_METHODS),
             Route("/api/sn_chg_rest/{rest:path}", self._endpoint(_change_api.handle), methods=API_METHODS),
             Route("/api/{rest:path}", self._endpoint(_unknown_api), methods=API_METHODS),
@@ -256,6 +273,10 @@ class ServiceNowSimulator:
         entry["status"] = status
         return JSONResponse(answer, status, headers={"Cache-Control": "no-store"})
 
+    @staticmethod
+    def _batch(sim: ServiceNowSimulator, call: Call) -> Answer:
+        return _batch.handle(sim, call)
+
     def _endpoint(self, handler: Handler) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             body = await request.body()
@@ -267,6 +288,8 @@ class ServiceNowSimulator:
                 answer = Answer.from_error(not_authenticated())
             else:
                 answer = self._run(handler, request, body, user)
+            if answer.items is not None:
+                entry["batch"] = answer.items  # each item's method, url and status
             entry["status"] = answer.status
             entry["ms"] = round((time.perf_counter() - started) * 1000, 2)
             return _respond(answer)

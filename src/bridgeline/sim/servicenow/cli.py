@@ -1,10 +1,12 @@
-"""``bridgeline sim servicenow``: serve the ServiceNow simulator, or act as the CAB on a running one.
+"""``bridgeline sim servicenow``: serve the ServiceNow simulator, or act on a change of a running one.
 
 ::
 
     bridgeline sim servicenow --port 8082 --state .demo/servicenow.json --latency-ms 50 --rate-limit 20
+    bridgeline sim servicenow --https                     # TLS with a CA made at start; prints the CA file
+    bridgeline sim servicenow assess CHG0030007           # the actions: see _commands.py
     bridgeline sim servicenow approve CHG0030007 --url http://127.0.0.1:8082
-    bridgeline sim servicenow approve CHG0030007 --reject --reason "Clashes with the release freeze"
+    bridgeline sim servicenow reject CHG0030007 --reason "Clashes with the release freeze"
 
 The main command calls :func:`register` with its ``sim`` subparsers; ``args.func(args)`` then runs
 the chosen action and returns the exit code.
@@ -17,28 +19,34 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from bridgeline.sim._cli import add_fault_arguments, faults_from_args
+from bridgeline.sim._cli import (
+    add_fault_arguments,
+    add_tls_arguments,
+    faults_from_args,
+    port_number,
+    serving_from_args,
+)
+from bridgeline.sim._serve import serve_until_stopped
+from bridgeline.sim._tls import TLSError
+from bridgeline.sim.servicenow._commands import register_actions, run_action
 from bridgeline.sim.servicenow._seed import USERS
-from bridgeline.sim.servicenow._statemodel import label
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    """Add ``servicenow`` (serve) and ``servicenow approve`` to a ``sim`` subparsers object."""
+    """Add ``servicenow`` (serve) and its actions (``assess``, ``approve``, ...) to ``sim``."""
     parser = subparsers.add_parser(
         "servicenow",
         help="serve the ServiceNow simulator (Table API, Change Management API, OAuth)",
-        description="Serve the ServiceNow simulator until Ctrl-C, or approve or reject a change on one.",
+        description="Serve the ServiceNow simulator until Ctrl-C, or act on a change of a running one: "
+        "assess, approve, reject, move, close.",
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8082)
+    parser.add_argument("--port", type=port_number, default=8082)
     parser.add_argument(
         "--state", type=Path, help="JSON file: loaded when it exists, saved after every change"
     )
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--tls-cert", help="certificate file (PEM): serve https://")
-    parser.add_argument("--tls-key", help="private key file (PEM) for --tls-cert")
+    add_tls_arguments(parser)
     parser.add_argument(
         "--token-lifetime", type=float, default=1799.0, help="OAuth access token lifetime (s)"
     )
@@ -58,30 +66,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run, servicenow_action=None)
 
     actions = parser.add_subparsers(dest="servicenow_action", metavar="ACTION")
-    approve = actions.add_parser("approve", help="answer for the CAB: approve (or --reject) a change")
-    approve.add_argument("change", help="change number, e.g. CHG0030007")
-    approve.add_argument("--reject", action="store_true")
-    approve.add_argument("--reason", help="why the CAB rejects (required with --reject)")
-    approve.add_argument("--approver", help="user_name of the approver (default: the first pending one)")
-    approve.add_argument("--comment", help="approval comment")
-    approve.add_argument("--url", default="http://127.0.0.1:8082", help="the running simulator")
-    approve.add_argument("--ca", help="CA bundle to trust for an https:// simulator")
+    register_actions(actions)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.servicenow_action == "approve":
-        return _approve(args)
+    if args.servicenow_action:
+        return run_action(args)
     return _serve(args)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
 
     from bridgeline.sim.servicenow._simulator import ServiceNowSimulator
 
-    if bool(args.tls_cert) != bool(args.tls_key):
-        print("--tls-cert and --tls-key go together", file=sys.stderr)
+    try:
+        serving = serving_from_args(args)
+    except TLSError as error:
+        print(error, file=sys.stderr)
         return 2
     faults = faults_from_args(args)
     sim = ServiceNowSimulator(
@@ -95,45 +97,19 @@ def _serve(args: argparse.Namespace) -> int:
     )
     if args.outbound_url:
         sim.register_outbound(args.outbound_url, secret=args.outbound_secret)
-    scheme = "https" if args.tls_cert else "http"
-    url = f"{scheme}://{args.host}:{args.port}"
+    url = f"{serving.scheme}://{args.host}:{args.port}"
     users = ", ".join(f"{name}/{password}" for name, *_, password in USERS if password)
     print(f"ServiceNow simulator on {url}  (changes {url}/change_request_list.do)", flush=True)
+    if serving.trust_hint():
+        print(serving.trust_hint(), flush=True)
     print(f"users: {users}; OAuth client bridgeline-client/bridgeline-secret; Ctrl-C to stop", flush=True)
     options: dict[str, Any] = {"host": args.host, "port": args.port, "log_level": "warning"}
-    if args.tls_cert:
-        options.update(ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
+    options.update(certfile=serving.certfile, keyfile=serving.keyfile)
     try:
-        uvicorn.run(sim.app, **options)
+        serve_until_stopped(sim.app, **options)
     finally:
         sim.close()
-    return 0
-
-
-def _approve(args: argparse.Namespace) -> int:
-    if args.reject and not args.reason:
-        print("--reject needs --reason: the CAB says why", file=sys.stderr)
-        return 2
-    body: dict[str, Any] = {"reject": bool(args.reject), "approver": args.approver}
-    body["reason"] = args.reason if args.reject else args.comment
-    verify: bool | str = args.ca or True
-    try:
-        response = httpx.post(
-            f"{args.url.rstrip('/')}/_sim/approve/{args.change}", json=body, timeout=10, verify=verify
-        )
-    except httpx.HTTPError as error:
-        print(f"cannot reach the ServiceNow simulator at {args.url}: {error}", file=sys.stderr)
-        return 2
-    if response.status_code != 200:
-        problem = response.json().get("error", {})
-        print(
-            f"{'reject' if args.reject else 'approve'} {args.change} failed ({response.status_code}): "
-            f"{problem.get('message')} {problem.get('detail') or ''}".rstrip(),
-            file=sys.stderr,
-        )
-        return 1
-    change = response.json()["result"]
-    print(f"{change['number']}: approval {change['approval']}, state {label(change['state'])}")
+        serving.close()
     return 0
 
 

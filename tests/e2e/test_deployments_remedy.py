@@ -1,0 +1,74 @@
+"""Deployments walk a BMC Remedy change through its status flow, once per run and state: the real
+service against the Jira and Remedy simulators over loopback sockets."""
+
+from __future__ import annotations
+
+from bridgeline.model import EntityRef, Event
+from bridgeline.store import DeploymentReport, PipelineBook
+from bridgeline.sync.service import Service
+
+from .test_itsm_remedy import VERSION, Sims, service, sims
+from .test_reverse import _comments
+
+__all__ = ["service", "sims"]  # the Remedy fixtures
+
+
+def report(state: str, run: str = "77") -> tuple[DeploymentReport, Event]:
+    """What POST /webhooks/deployments stores for a pipeline's report of PAY 3.3.0."""
+    entity = "deployment:release:PAY:3.3.0"
+    stored = DeploymentReport(
+        entity=entity, source="bridgeline", environment="production", state=state, run_id=run,
+        run_url=f"https://ci.example.com/runs/{run}", commit="9fceb02", pipeline="payments",
+        project="PAY", version="3.3.0",
+    )  # fmt: skip
+    return stored, Event(EntityRef.parse(entity), source="webhook")
+
+
+def issue_keys(sims: Sims) -> list[str]:
+    with sims.jira_api() as api:
+        found = api.get("/search/jql", params={"jql": f"fixVersion = {VERSION}", "fields": "summary"}).json()
+    return [i["key"] for i in found["issues"]]
+
+
+async def test_a_deployment_walks_the_remedy_change_to_completed_once(service: Service, sims: Sims) -> None:
+    await service.sync_once()
+    [change] = sims.changes()
+    crq = change["Infrastructure Change ID"]
+    sims.remedy.advance(crq, "Scheduled")
+    book = PipelineBook(service.store)
+    for _ in range(2):
+        await book.add_report(*report("started"))
+    result = await service.converge()
+    assert result.dead == 0
+    [change] = sims.changes()
+    assert change["Change Request Status"] == "Implementation In Progress"
+    for _ in range(2):
+        await book.add_report(*report("succeeded"))
+    assert await book.add_report(*report("started")) is False  # a repeated start, late
+    result = await service.converge()
+    assert result.dead == 0
+    [change] = sims.changes()
+    assert change["Change Request Status"] == "Completed" and change["Status Reason"] == "Successful"
+    for key in issue_keys(sims):
+        comments = _comments(sims, key)
+        assert sum(c.startswith("Deployment to production started") for c in comments) == 1
+        assert sum(c.startswith("Deployed to production") for c in comments) == 1
+    run = await book.run("deployment:release:PAY:3.3.0|production|77")
+    assert run is not None and run.verdict == "authorized" and run.last_state == "succeeded"
+
+
+async def test_an_unapproved_remedy_change_deployed_is_unauthorized_and_stays(
+    service: Service, sims: Sims
+) -> None:
+    await service.sync_once()
+    book = PipelineBook(service.store)
+    await book.add_report(*report("started", run="78"))
+    result = await service.converge()
+    assert result.dead == 0
+    [change] = sims.changes()
+    assert change["Change Request Status"] == "Request For Authorization"
+    run = await book.run("deployment:release:PAY:3.3.0|production|78")
+    assert run is not None and run.verdict == "unauthorized"
+    assert any("not approved yet" in r for r in run.reasons)
+    for key in issue_keys(sims):
+        assert sum(c.startswith("Unauthorized deployment") for c in _comments(sims, key)) == 1
