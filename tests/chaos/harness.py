@@ -188,6 +188,17 @@ class Replica:
                 return -9
         return self.proc.returncode
 
+    def exited(self, timeout: float = 30) -> int:
+        """The exit code once the process ends by itself (after a signal already sent); -9 if it
+        does not within ``timeout``. A second SIGTERM would mean "stop now", so none is sent."""
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+            return -9
+
     def ensure_dead(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()

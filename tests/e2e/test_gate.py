@@ -109,11 +109,14 @@ def pay_release(sims: Sims) -> dict[str, Any]:
 
 
 async def change_of(daemon: Daemon, version: dict[str, Any]) -> dict[str, Any]:
-    """The change request the daemon made for ``version`` (waits for it)."""
+    """The change request the daemon made for ``version`` (waits until ServiceNow has it and the
+    daemon has recorded its number: between the two, a question by number is rightly ``invalid``)."""
 
     async def made() -> dict[str, Any] | None:
         found = snow_records(daemon.sims, "change_request", f"correlation_idENDSWITH:version:{version['id']}")
-        return found[0] if found else None
+        if not found or await daemon.service.gate.book.link_by_number(found[0]["number"]) is None:
+            return None
+        return found[0]
 
     change: dict[str, Any] = await wait_until(made, 30)
     return change

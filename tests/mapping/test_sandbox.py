@@ -42,6 +42,22 @@ def test_an_escape_built_at_render_time_is_refused_by_the_sandbox(load, kit) -> 
     assert "refused by the sandbox" in info.value.reason
 
 
+FORMAT_ESCAPES = [
+    "{{ '{0.__class__.__mro__}'.format(version) }}",
+    "{{ ('{0.__class__.__mro__}' | attr('format'))(version) }}",
+    "{{ '{x.__class__}'.format_map({'x': version}) }}",
+    "{% set f = '{0.__init__.__globals__}'.format %}{{ f(version) }}",
+]
+
+
+@pytest.mark.parametrize("template", FORMAT_ESCAPES)
+def test_format_strings_cannot_reach_private_attributes(load, kit, template: str) -> None:
+    """A replacement field walks attributes (``{0.__class__}``): the sandbox's formatter checks each."""
+    mapping = load(kit.mapping(body=f"fields:\n  x: {_quoted(template)}\n")).get("rel")
+    with pytest.raises(RenderError, match="refused by the sandbox"):
+        mapping.render(kit.release())
+
+
 @pytest.mark.parametrize("template", ["{{ issues.append(1) }}", "{{ project.raw.update({}) }}"])
 def test_templates_cannot_change_the_context(load, kit, template: str) -> None:
     mapping = load(kit.mapping(body=f'fields:\n  x: "{template}"\n')).get("rel")

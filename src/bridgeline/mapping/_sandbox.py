@@ -81,6 +81,9 @@ class MappingEnvironment(ImmutableSandboxedEnvironment):
         budget.tick()
         if not self.is_safe_callable(obj):
             raise SecurityError(f"{obj!r} is not safely callable")
+        # str.format / format_map reach attributes through their replacement fields: always the
+        # sandbox's formatter, however the method was obtained (attribute, |attr, a variable)
+        obj = self.wrap_str_format(obj) or obj
         args = _check_call(budget, obj, args, kwargs)
         result = context.call(obj, *args, **kwargs)
         budget.charge(result)
