@@ -4,8 +4,9 @@ slowly - and a CAB answers, and developers rename issues. Afterwards: one change
 release, one task per issue, each CAB answer in Jira once, nothing pending, dead letters only where
 the target refused for good.
 
-The full-size run (500 releases, 5,000 issues) is ``scripts/chaos_report.py``; these are smaller so
-the suite stays within its budget. The figures of both land in ``docs/reliability.md``.
+The full-size run (500 releases, 5,000 issues) is ``scripts/chaos_report.py``; these are smaller,
+and still the longest tests there are: they run in ``make test-long`` (CI runs it after ``make
+test``). The figures of both land in ``docs/reliability.md``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 
 from .conftest import harness
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 
 def _keep(report: Any, name: str) -> None:
