@@ -4,6 +4,7 @@ another take over. On PostgreSQL an advisory lock, on SQLite a file lock beside 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -183,3 +184,35 @@ async def test_two_installations_in_one_database_do_not_contend(
     finally:
         await first.close()
         await second.close()
+
+
+async def _wait_to_lead(leadership: Leadership, timeout: float = 20.0) -> bool:
+    """A lock dropped with its connection is free once the server has noticed the session end."""
+    deadline = time.monotonic() + timeout
+    while not await leadership.campaign():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+@pytest.mark.parametrize("steps", range(6))
+async def test_a_step_down_cancelled_halfway_lets_go_and_may_be_repeated(
+    stores: tuple[Store, Store], steps: int
+) -> None:
+    """A stop cancels the campaign wherever it is, also halfway through the unlock statement: the
+    lock still goes, and stepping down again (as the service does on its way out) does not fail."""
+    a, b = Leadership(stores[0]), Leadership(stores[1])
+    assert await a.campaign() is True
+    task = asyncio.create_task(a.resign())
+    for _ in range(steps):  # into the statement as far as this many turns of the loop take it
+        await asyncio.sleep(0)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await a.resign()
+    assert a.is_leader is False
+    assert await _wait_to_lead(b)
+    await b.resign()
+    assert await _wait_to_lead(a)
+    await a.resign()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 try:  # POSIX; elsewhere a SQLite process simply leads
@@ -56,6 +56,11 @@ def advisory_key(name: str, schema: str) -> int:
 class PostgresAdvisoryLock:
     """``pg_try_advisory_lock`` on a dedicated autocommit connection, held as long as it lives."""
 
+    # What a broken session raises: DBAPIError for a broken or refused connection, the
+    # PendingRollbackError of a connection whose statement was cancelled halfway, OSError, or a
+    # TimeoutError for one that hangs. Each means the session, and the lock with it, is gone.
+    BROKEN = (SQLAlchemyError, OSError, TimeoutError)
+
     def __init__(self, engine: AsyncEngine, name: str, *, timeout: float = 5.0) -> None:
         self.engine = engine
         self.name = name
@@ -68,7 +73,7 @@ class PostgresAdvisoryLock:
             return True
         try:
             return await asyncio.wait_for(self._try(), self.timeout)
-        except (OperationalError, DBAPIError, OSError, TimeoutError):
+        except self.BROKEN:
             await self._drop()
             return False
 
@@ -91,19 +96,21 @@ class PostgresAdvisoryLock:
             return False
         try:
             await asyncio.wait_for(self._conn.execute(sa.text("SELECT 1")), self.timeout)
-        except (OperationalError, DBAPIError, OSError, TimeoutError):
+        except self.BROKEN:
             # The session is gone, and the lock with it (or soon will be, when the server notices).
             await self._drop()
             return False
         return True
 
     async def release(self) -> None:
-        if self._conn is not None and self._holding:
-            with contextlib.suppress(OperationalError, DBAPIError, OSError, TimeoutError):
-                await asyncio.wait_for(
-                    self._conn.execute(sa.text("SELECT pg_advisory_unlock_all()")), self.timeout
-                )
-        await self._drop()
+        try:
+            if self._conn is not None and self._holding:
+                with contextlib.suppress(*self.BROKEN):
+                    await asyncio.wait_for(
+                        self._conn.execute(sa.text("SELECT pg_advisory_unlock_all()")), self.timeout
+                    )
+        finally:  # also when cancelled halfway: the connection never serves another statement
+            await self._drop()
 
     async def _drop(self) -> None:
         self._holding = False

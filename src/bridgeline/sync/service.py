@@ -339,11 +339,23 @@ class Service:
                 await self._executor.finish(timeout=30.0)
                 self.scheduler.shutdown(wait=False)
                 self.scheduler = None
-            leading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await leading
+            await self._leader_stopped(leading, stop)
             await self.leader.resign()
         log.info("bridgeline stopped")
+
+    async def _leader_stopped(self, leading: asyncio.Task[None], stop: asyncio.Event) -> None:
+        """The campaign ends by itself once ``stop`` is set, stepping down on its way out; cancelling
+        it instead could cut its unlock short. It is cancelled only if it does not end in time."""
+        if stop.is_set():
+            await asyncio.wait({leading}, timeout=15.0)  # each of its statements is bounded (5 s)
+        if not leading.done():
+            leading.cancel()
+        try:
+            await leading
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("stepping down failed; the lock goes with the database session")
 
     async def _polls_finished(self, timeout: float = 30.0) -> None:
         """Let a poll that is running finish (it stores its events and cursor) before the store closes."""
