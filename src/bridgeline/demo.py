@@ -38,6 +38,8 @@ from bridgeline.sim.servicenow import ServiceNowSimulator
 from bridgeline.sync.service import CycleReport, Service
 
 DEMO_PROJECTS = ["PAY", "WEB", "OPS"]
+# a release train of PAY and WEB, on versions of that name which no other mapping takes
+DEMO_TRAIN = "2026.12"
 # the simulators' integration accounts (docs/simulators/*.md)
 JIRA_ACCOUNT = INTEGRATION_CLOUD
 SERVICENOW_ACCOUNT = SERVICENOW_INTEGRATION
@@ -117,8 +119,9 @@ async def run_demo(folder: Path, *, fresh: bool = False, serve: bool = False, po
     resumed = (folder / "bridgeline.db").exists()
     folder.mkdir(parents=True, exist_ok=True)
     configure_logging("warning", "console")
-    # PAY's and WEB's next releases are one release train (mappings/servicenow-release-train.yaml)
-    jira_sim = JiraSimulator(state_path=folder / "jira.json", scale=JiraScale())
+    # PAY's and WEB's versions DEMO_TRAIN ship together (mappings/servicenow-release-train.yaml); the
+    # CAB round trip and the pipeline loop use other releases
+    jira_sim = JiraSimulator(state_path=folder / "jira.json", scale=JiraScale(train=DEMO_TRAIN))
     snow_sim = ServiceNowSimulator(state_path=folder / "servicenow.json")
     # one CAB gate, as most Remedy shops run it (the simulator can ask for three)
     remedy_sim = RemedySimulator(
