@@ -360,8 +360,9 @@ async def _change_row(service: Service, link: Link, label: str, tasks: str) -> t
 
 
 def changes_table(title: str, rows: list[tuple[str, ...]]) -> Table:
-    # No cell is cut at 80 columns: the approval goes under the state, a long release name wraps.
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    # No cell is cut at 80 columns: the approval goes under the state, a long release name wraps, and
+    # two spaces between columns leave room for "scheduled" beside "servicenow-release".
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
     for col in ("Jira", "change request", "type", "state", "tasks", "mapping"):
         table.add_column(col, no_wrap=col != "Jira", overflow="fold", min_width=10 if col == "Jira" else None)
     for row in rows:
