@@ -1,6 +1,7 @@
 """``bridgeline demo``: Jira and ServiceNow simulators on loopback, the real daemon between them.
 
-The story it tells: releases become change requests; the CAB approves one and rejects another and
+The story it tells: releases become change requests, and release train 2026.12 of PAY and WEB one
+parent change with a child change per project; the CAB approves one release and rejects another and
 Jira hears of it; then a pipeline asks the deployment gate (awaiting), the CAB approves, the gate
 allows, the deployment's reports close the change and the Jira version is released.
 
