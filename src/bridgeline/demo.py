@@ -1,6 +1,7 @@
 """``bridgeline demo``: Jira and ServiceNow simulators on loopback, the real daemon between them.
 
-The story it tells: releases become change requests; the CAB approves one and rejects another and
+The story it tells: releases become change requests, and release train 2026.12 of PAY and WEB one
+parent change with a child change per project; the CAB approves one release and rejects another and
 Jira hears of it; then a pipeline asks the deployment gate (awaiting), the CAB approves, the gate
 allows, the deployment's reports close the change and the Jira version is released.
 
@@ -38,6 +39,8 @@ from bridgeline.sim.servicenow import ServiceNowSimulator
 from bridgeline.sync.service import CycleReport, Service
 
 DEMO_PROJECTS = ["PAY", "WEB", "OPS"]
+# a release train of PAY and WEB, on versions of that name which no other mapping takes
+DEMO_TRAIN = "2026.12"
 # the simulators' integration accounts (docs/simulators/*.md)
 JIRA_ACCOUNT = INTEGRATION_CLOUD
 SERVICENOW_ACCOUNT = SERVICENOW_INTEGRATION
@@ -117,8 +120,9 @@ async def run_demo(folder: Path, *, fresh: bool = False, serve: bool = False, po
     resumed = (folder / "bridgeline.db").exists()
     folder.mkdir(parents=True, exist_ok=True)
     configure_logging("warning", "console")
-    # PAY's and WEB's next releases are one release train (mappings/servicenow-release-train.yaml)
-    jira_sim = JiraSimulator(state_path=folder / "jira.json", scale=JiraScale())
+    # PAY's and WEB's versions DEMO_TRAIN ship together (mappings/servicenow-release-train.yaml); the
+    # CAB round trip and the pipeline loop use other releases
+    jira_sim = JiraSimulator(state_path=folder / "jira.json", scale=JiraScale(train=DEMO_TRAIN))
     snow_sim = ServiceNowSimulator(state_path=folder / "servicenow.json")
     # one CAB gate, as most Remedy shops run it (the simulator can ask for three)
     remedy_sim = RemedySimulator(
@@ -357,8 +361,9 @@ async def _change_row(service: Service, link: Link, label: str, tasks: str) -> t
 
 
 def changes_table(title: str, rows: list[tuple[str, ...]]) -> Table:
-    # No cell is cut at 80 columns: the approval goes under the state, a long release name wraps.
-    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    # No cell is cut at 80 columns: the approval goes under the state, a long release name wraps, and
+    # two spaces between columns leave room for "scheduled" beside "servicenow-release".
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
     for col in ("Jira", "change request", "type", "state", "tasks", "mapping"):
         table.add_column(col, no_wrap=col != "Jira", overflow="fold", min_width=10 if col == "Jira" else None)
     for row in rows:

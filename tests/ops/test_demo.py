@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bridgeline.sim.servicenow import ServiceNowSimulator
+
 pytestmark = pytest.mark.slow
 
 
@@ -48,6 +50,18 @@ def test_the_demo_fits_80_columns_and_shows_what_the_cab_answered(tmp_path: Path
         r"\d+ change\(s\) detected, in \d+ release\(s\), issue\(s\) and change\(s\); \d+ sync", out
     )
 
+    # the release train of PAY and WEB: a parent change with a child change per member project, and
+    # its versions are no one else's (no change request of their own, no other mapping)
+    summary = out[: out.index("The CAB meets")]
+    parent = re.search(
+        r"^train 2026\.12\s+(CHG\d{7})\s+normal\s+new\s+2\s+servicenow-train\s*$", summary, re.M
+    )
+    assert parent, summary
+    children = dict(re.findall(r"^└ (PAY|WEB) 2026\.12\s+(CHG\d{7})\s+normal\s+new\s*$", summary, re.M))
+    assert sorted(children) == ["PAY", "WEB"], summary
+    assert len({parent.group(1), *children.values()}) == 3
+    assert len(re.findall(r"2026\.12", summary)) == 3, summary
+
     # the pipeline's loop: the gate waits for the CAB, allows, the deployment closes the change
     loop = out[out.index("The pipeline, the gate and the change") :]
     assert re.search(r"bridgeline gate\s+awaiting: CHG\d{7} is not approved yet", loop), loop
@@ -59,6 +73,36 @@ def test_the_demo_fits_80_columns_and_shows_what_the_cab_answered(tmp_path: Path
 
     again = demo(tmp_path / "demo")
     assert "nothing needed to be written" in again
+    # resumed, the states are longer ("scheduled"), and still no cell is cut or wrapped mid-name
+    assert all(len(line) <= 80 for line in again.splitlines()), max(again.splitlines(), key=len)
+    assert len(re.findall(r"\bservicenow-release\b", again)) == 4, again
+    assert re.search(r"^└ PAY 2026\.12\s+CHG\d{7}", again, re.M), again
+
+    # the train's changes as ServiceNow holds them: each child under the parent, in its project's group
+    with (
+        ServiceNowSimulator(state_path=tmp_path / "demo" / "servicenow.json") as snow,
+        snow.serve() as served,
+        httpx.Client(base_url=served.url, auth=("admin", "admin"), timeout=10) as api,
+    ):
+        records = api.get(
+            "/api/now/table/change_request",
+            params={
+                "sysparm_query": "short_descriptionLIKE2026.12",
+                "sysparm_fields": "sys_id,number,parent,state,assignment_group",
+                "sysparm_display_value": "all",
+            },
+        ).json()["result"]
+    by_number = {r["number"]["value"]: r for r in records}
+    assert sorted(by_number) == sorted([parent.group(1), *children.values()]), records
+    parent_id = by_number[parent.group(1)]["sys_id"]["value"]
+    assert by_number[parent.group(1)]["parent"]["value"] == ""
+    groups = {"PAY": "Payments Platform", "WEB": "Web Platform"}
+    for project, number in children.items():
+        child = by_number[number]
+        assert child["parent"]["value"] == parent_id, child
+        assert child["parent"]["display_value"] == parent.group(1), child
+        assert child["assignment_group"]["display_value"] == groups[project], child
+        assert child["state"]["display_value"] == "New", child
 
 
 def test_serve_prints_where_everything_is_and_credentials_that_work(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import httpx
 
 from bridgeline.sim import serve_in_thread
 from bridgeline.sim.jira import JiraScale, JiraSimulator
+from bridgeline.sim.jira._model import Issue
 
 from .conftest import BRIDGELINE
 
@@ -59,6 +60,30 @@ def test_the_same_seed_gives_the_same_organisation() -> None:
 
     assert shape(JiraSimulator(seed=5)) == shape(JiraSimulator(seed=5))
     assert shape(JiraSimulator(seed=5)) != shape(JiraSimulator(seed=6))
+
+
+def test_a_train_of_its_own_adds_a_version_per_project_and_changes_nothing_else() -> None:
+    plain = JiraSimulator(seed=42).state
+    state = JiraSimulator(seed=42, scale=JiraScale(train="2026.12")).state
+    added = [v for v in state.versions.values() if v.id not in plain.versions]
+    assert [(state.projects[v.project_id].key, v.name) for v in added] == [
+        ("PAY", "2026.12"),
+        ("WEB", "2026.12"),
+    ]
+    for version in added:
+        assert version.description.splitlines()[-1] == "Train: 2026.12"
+        assert not version.released and not version.archived and version.release_date
+        issues = [i for i in state.issues.values() if version.id in i.fix_versions]
+        assert len(issues) == 3 and all(i.issuetype in ("Story", "Bug", "Task") for i in issues)
+        assert not any("hotfix" in i.labels or i.status == "Done" for i in issues)
+
+    # the rest is the same organisation (timestamps follow the clock, which moved on meanwhile)
+    def shape(issue: Issue) -> tuple[object, ...]:
+        return (issue.key, issue.summary, issue.issuetype, issue.status, issue.labels, issue.fix_versions)
+
+    assert all(state.versions[v.id].name == v.name for v in plain.versions.values())
+    assert all(shape(state.issues[i.id]) == shape(i) for i in plain.issues.values())
+    assert len(state.issues) == len(plain.issues) + 6
 
 
 def test_benchmark_scale_is_generated_quickly_and_searched_through_indexes() -> None:

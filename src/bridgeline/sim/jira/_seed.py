@@ -47,6 +47,10 @@ class JiraScale:
     # the next releases of the first two projects ship together: each description names the train
     # ("Train: 2026.12", after the first one's release month), as a release manager marks them
     release_train: bool = False
+    # a release train of its own: a new version named ``train`` in each of the first two projects,
+    # two and a bit weeks out and marked "Train: <train>", with a few issues each; no other
+    # version changes, so the rest of the data is the same with or without it
+    train: str = ""
 
 
 def account_id(name: str) -> str:
@@ -347,7 +351,62 @@ def seed(state: JiraState, seed_value: int, scale: JiraScale | None = None) -> N
                 body = adf.doc(adf.paragraph(adf.text(rng.choice(COMMENTS))))
                 issue.comments.append(Comment(state.counters.next("comment"), author, body, at, at, author))
         state.issues[issue.id] = issue
+    if scale.train and len(projects) >= 2:
+        _own_train(state, random.Random(f"{seed_value}:train"), projects[:2], scale.train, people)
     state.reindex()
+
+
+def _own_train(
+    state: JiraState,
+    rng: random.Random,
+    projects: list[tuple[Project, tuple[str, ...], str]],
+    train: str,
+    people: list[str],
+) -> None:
+    """A version named ``train`` in each of ``projects``, on that train, with three issues each."""
+    now = state.clock.now_ms()
+    for p_index, (project, summaries, _) in enumerate(projects):
+        days = 14 + 2 * p_index
+        version = Version(
+            id=state.counters.next("version"),
+            project_id=project.id,
+            name=train,
+            description=f"{project.name} on release train {train}\nTrain: {train}",
+            archived=False,
+            released=False,
+            start_date=day_offset(now, days - 28),
+            release_date=day_offset(now, days),
+            sequence=1 + sum(1 for v in state.versions.values() if v.project_id == project.id),
+        )
+        state.versions[version.id] = version
+        kinds = (("Story", "High", "In Progress"), ("Bug", "Medium", "In Review"), ("Task", "Low", "To Do"))
+        for k, (issuetype, priority, status) in enumerate(kinds):
+            created = now - rng.randint(5, 20) * DAY_MS - rng.randint(0, DAY_MS - 1)
+            number = project.next_issue_number
+            project.next_issue_number += 1
+            summary = summaries[(k * 7 + p_index) % len(summaries)]
+            reporter = rng.choice(people)
+            issue = Issue(
+                id=state.counters.next("issue"),
+                key=f"{project.key}-{number}",
+                project_id=project.id,
+                summary=summary,
+                issuetype=issuetype,
+                status=status,
+                priority=priority,
+                reporter=reporter,
+                creator=reporter,
+                created=created,
+                updated=created + rng.randint(1, 4) * DAY_MS,
+                description=_description(rng, summary, project.key, k),
+                assignee=rng.choice(people),
+                components=[rng.choice(project.components).id] if project.components else [],
+                fix_versions=[version.id],
+            )
+            if issuetype == "Story":
+                issue.custom[cat.STORY_POINTS] = rng.choice((3, 5, 8))
+            _history(state, issue)
+            state.issues[issue.id] = issue
 
 
 @dataclass
