@@ -20,8 +20,8 @@ demo: $(STAMP)
 fresh-demo: $(STAMP)
 	$(BIN)/bridgeline demo --fresh $(ARGS)
 
-# `make test` is the whole suite but the longest chaos rounds (marked `long`), which `make
-# test-long` runs; CI runs both.
+# `make test` is the whole suite but its longest tests (marked `long`: the chaos kill rounds and a
+# person driving the running demo through its pages), which `make test-long` runs; CI runs both.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m "not long" $(ARGS)
 

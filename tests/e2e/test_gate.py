@@ -172,13 +172,18 @@ async def test_a_waiting_gate_is_released_within_one_interval_of_the_cab_approva
     assert step.stdout is not None
     line = (await asyncio.wait_for(step.stdout.readline(), 30)).decode()
     assert "awaiting:" in line and change["number"] in line, line
+    book = daemon.service.gate.book
+    asked_before = len(await book.recent_answers(limit=100_000))
     daemon.sims.snow.approve(change["number"], comment="Go ahead")
-    approved_at = time.monotonic()
     line = (await asyncio.wait_for(step.stdout.readline(), 30)).decode()
-    released_after = time.monotonic() - approved_at
     assert "allowed:" in line, line
-    assert released_after <= interval + 0.5, f"allowed {released_after:.2f} s after the approval"
     assert await asyncio.wait_for(step.wait(), 10) == 0
+    # Within one interval, counted in questions rather than seconds (a busy machine stretches
+    # those): after the approval, the step asked at most once more before being allowed, and that
+    # one question was the one already on its way when the CAB approved.
+    answers = await book.recent_answers(limit=100_000)
+    since = [a.decision for a in answers[: len(answers) - asked_before]]  # newest first
+    assert since[0] == "allowed" and since[1:] in ([], ["awaiting"]), since
 
     # an answer that allowed a deploy is in the audit log, with the pipeline that asked
     async with httpx.AsyncClient(

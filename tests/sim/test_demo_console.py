@@ -24,6 +24,7 @@ def _demo_secrets(folder: Path) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.long
 async def test_the_demo_prints_no_masked_word_and_no_secret(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

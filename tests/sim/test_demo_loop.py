@@ -48,6 +48,7 @@ def _sim(cwd: Path, *args: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_a_person_edits_assesses_and_approves_in_the_running_demo(tmp_path: Path) -> None:
     folder, port = tmp_path / ".demo", free_port()
     demo = subprocess.Popen(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import httpx
@@ -86,27 +85,25 @@ def test_a_train_of_its_own_adds_a_version_per_project_and_changes_nothing_else(
     assert len(state.issues) == len(plain.issues) + 6
 
 
-def test_benchmark_scale_is_generated_quickly_and_searched_through_indexes() -> None:
-    # CPU time of this process (server thread included), so other jobs on the machine do not count
-    started = time.process_time()
+def test_benchmark_scale_is_generated_with_its_indexes_and_searched_through_them() -> None:
+    """The benchmark's organisation (20,000 issues): the fix-version index agrees with the issues,
+    and searches over it answer what a scan would. How fast: ``make bench``, not a test."""
     sim = JiraSimulator(seed=1, scale=JiraScale(projects=3, versions=1000, issues=20_000))
-    generated = time.process_time() - started
     assert len(sim.state.issues) == 20_000 and len(sim.state.versions) == 1000
-    assert generated < 3.0, f"20,000 issues took {generated:.2f}s"
     with sim.state.lock:
-        version = max(sim.state.by_fix_version, key=lambda v: len(sim.state.by_fix_version[v]))
-        in_version = len(sim.state.by_fix_version[version])
+        scanned: dict[int, set[int]] = {}
+        for issue in sim.state.issues.values():
+            for version_id in issue.fix_versions:
+                scanned.setdefault(version_id, set()).add(issue.id)
+        indexed = {v: set(ids) for v, ids in sim.state.by_fix_version.items() if ids}
+        assert indexed == scanned
+        version = max(scanned, key=lambda v: len(scanned[v]))
     with serve_in_thread(sim.app) as served, httpx.Client(base_url=served.url, auth=BRIDGELINE) as api:
-        api.get("/rest/api/3/search/jql", params={"jql": f"fixVersion = {version}"})
-        started = time.process_time()
-        for _ in range(5):
-            page = api.get(
-                "/rest/api/3/search/jql", params={"jql": f"fixVersion = {version}", "maxResults": 5000}
-            ).json()
-            recent = api.get(
-                "/rest/api/3/search/jql",
-                params={"jql": "project = PAY AND updated >= -2h ORDER BY updated ASC", "fields": "updated"},
-            )
-        per_pair = (time.process_time() - started) / 5
-        assert len(page["issues"]) == in_version and recent.status_code == 200
-        assert per_pair < 0.25, f"indexed searches over 20,000 issues took {per_pair * 1000:.0f} ms"
+        page = api.get(
+            "/rest/api/3/search/jql", params={"jql": f"fixVersion = {version}", "maxResults": 5000}
+        ).json()
+        recent = api.get(
+            "/rest/api/3/search/jql",
+            params={"jql": "project = PAY AND updated >= -2h ORDER BY updated ASC", "fields": "updated"},
+        )
+        assert {int(i["id"]) for i in page["issues"]} == scanned[version] and recent.status_code == 200
