@@ -73,6 +73,10 @@ async def _answer(request: Request, pipeline: Pipeline, values: Any) -> JSONResp
         release = await gate.find(question)
         if release.project and not pipeline.may(release.project):
             return _forbidden(pipeline, release.project)
+        # asked by a train's parent change: on behalf of any member project the token names
+        train = release.train
+        if train is not None and not release.project and not any(map(pipeline.may, release.projects)):
+            return _forbidden(pipeline, ", ".join(release.projects) or "none", train=train.key)
         answer = await gate.ask(question, pipeline=pipeline.name, release=release)
     except RetryableError as exc:
         log.warning("gate not answered: a system is away", pipeline=pipeline.name, error=str(exc))
@@ -82,13 +86,11 @@ async def _answer(request: Request, pipeline: Pipeline, values: Any) -> JSONResp
     return JSONResponse(answer.as_json())
 
 
-def _forbidden(pipeline: Pipeline, project: str) -> JSONResponse:
+def _forbidden(pipeline: Pipeline, project: str, *, train: str | None = None) -> JSONResponse:
     log.info("gate question refused", pipeline=pipeline.name, project=project, reason="project not allowed")
+    what = f"release train {train} (projects {project})" if train else f"project {project}"
     return JSONResponse(
-        {
-            "error": f"pipeline {pipeline.name} may not ask about project {project} "
-            f"(pipelines.{pipeline.name}.projects)"
-        },
+        {"error": f"pipeline {pipeline.name} may not ask about {what} (pipelines.{pipeline.name}.projects)"},
         status_code=403,
     )
 
