@@ -10,6 +10,10 @@ a release of a project the token names::
     200 {"decision": "awaiting", "reasons": ["CHG0030001 is not approved yet (approval: requested)"],
          "change": {"number": "CHG0030001", "url": "...", "state": "assess", ...}, ...}
 
+A release on a release train, the train's parent change and its child changes are answered for
+the whole train (``sync/gate_trains.py``); asked by the parent's number, the token may name any
+member project.
+
 Answers: 200 with a decision (``allowed``, ``awaiting``, ``prevented``, ``invalid``), 400 a question
 that names no release or no environment (what to add), 401 no or a wrong token, 403 a project the
 token may not ask about, 503 the database or the ITSM tool is away (ask again).

@@ -349,7 +349,7 @@ class Gate:
             train = await train_of_version(self.engine, version, project)
         if train is not None:
             # a member ships with its train: deployments of it alone are not applied
-            problem = f"{project} {name} ships with release train {train.key}"
+            problem = f"{project} {name} ships with release train {train.key}, not alone"
             return Release(project, name, vid, link, problem, train=train)
         if link is None:
             return Release(
@@ -368,7 +368,8 @@ class Gate:
             return Release(
                 question.project, None, None, None, f"{question.project} is not on release train {train.key}"
             )
-        return Release(question.project, None, None, None, f"release train {train.key}", train, projects)
+        problem = f"{question.change} is a change of release train {train.key}, not of one release"
+        return Release(question.project, None, None, None, problem, train, projects)
 
     async def judge(self, release: Release, environment: str, now: datetime | None = None) -> Answer:
         """The answer for a release already found (the change read fresh)."""
