@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,13 +30,18 @@ class Train:
 
 
 @pytest.fixture
-async def daemon(sims: Sims, database_url: str) -> AsyncIterator[Daemon]:
+def train_mappings() -> Path:
+    return MAPPINGS
+
+
+@pytest.fixture
+async def daemon(sims: Sims, database_url: str, train_mappings: Path) -> AsyncIterator[Daemon]:
     pipelines = {
         "payments": {"token": PAY_TOKEN, "projects": ["PAY"]},
         "web": {"token": WEB_TOKEN, "projects": ["WEB"]},
         "ops": {"token": OPS_TOKEN, "projects": ["OPS"]},
     }
-    async with running_daemon(sims, database_url, MAPPINGS, pipelines) as running:
+    async with running_daemon(sims, database_url, train_mappings, pipelines) as running:
         yield running
 
 
@@ -171,3 +177,30 @@ async def test_a_child_or_the_parent_asked_by_number_answers_for_the_whole_train
     assert off["decision"] == "invalid" and off["reasons"] == [f"OPS is not on release train {TRAIN}"]
     cab_approves(daemon, web)
     assert (await ask(daemon, WEB_TOKEN, change=web["number"]))["decision"] == "allowed"
+
+
+@pytest.mark.parametrize("train_mappings", [HERE / "mappings_trains" / "tasks"])
+async def test_a_train_made_as_one_change_with_tasks_is_judged_by_that_change(daemon: Daemon) -> None:
+    for key in ("PAY", "WEB"):
+        version = create_version(daemon.sims, key, TRAIN)
+        put_issue_in(daemon.sims, key, str(version["id"]))
+
+    async def made() -> dict[str, Any] | None:
+        found = snow_records(daemon.sims, "change_request", f"correlation_id=jira:train:{TRAIN}")
+        if not found or await daemon.service.gate.book.link_by_number(found[0]["number"]) is None:
+            return None
+        return found[0]
+
+    parent: dict[str, Any] = await wait_until(made, 30)
+    number = parent["number"]
+    answer = await ask(daemon, WEB_TOKEN, project="WEB", version=TRAIN)
+    assert answer["decision"] == "awaiting" and answer["change"]["children"] == [], answer
+    assert (
+        f"parent {number} (train {TRAIN}) is not approved yet (approval: not requested)" in answer["reasons"]
+    )
+    cab_approves(daemon, parent)
+    assert (await ask(daemon, WEB_TOKEN, project="WEB", version=TRAIN))["decision"] == "allowed"
+    # the parent is any member project's to ask about, not a project with no version on the train
+    by_parent = await ask(daemon, PAY_TOKEN, change=number)
+    assert by_parent["decision"] == "allowed" and by_parent["change"]["train"] == TRAIN
+    assert (await daemon.ask(OPS_TOKEN, change=number, **PRODUCTION)).status_code == 403

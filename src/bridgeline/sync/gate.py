@@ -359,11 +359,8 @@ class Gate:
 
     async def _train_by_parent(self, question: Question, train: Train) -> Release:
         """A question naming a train's parent change (or a child made for a service): the train, on
-        behalf of its member projects (read fresh), or of the project the question names."""
+        behalf of the projects with a version on it now, or of the one the question names."""
         projects = await member_projects(self.engine, train)
-        if not projects and train.mapping in self.engine.mappings.current:
-            # no child per member (tasks, services): the projects the train mapping follows
-            projects = list(self.engine.mappings.current.get(train.mapping).source.projects or ())
         if question.project and question.project not in projects:
             return Release(
                 question.project, None, None, None, f"{question.project} is not on release train {train.key}"

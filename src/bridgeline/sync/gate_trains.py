@@ -110,10 +110,31 @@ async def read_train(engine: SyncEngine, train: Train) -> list[tuple[str, dict[s
 
 
 async def member_projects(engine: SyncEngine, train: Train) -> list[str]:
-    """The projects whose versions have a child change in ``train`` (read fresh)."""
-    members = [c for c in train.children if c.source.kind == "version"]
-    labels = await asyncio.gather(*(_label(engine, child) for child in members))
-    return sorted({label for label in labels if label})
+    """The projects with a version on ``train`` now (their versions listed and keyed fresh)."""
+    reader = engine.reader
+    if reader is None or train.mapping not in engine.mappings.current:
+        return []
+    mapping = engine.mappings.current.get(train.mapping)
+    projects = list(mapping.source.projects or ())
+    try:
+        found = await asyncio.gather(*(reader._project(p) for p in projects))
+    except OutOfScope:
+        return []
+    listings = await asyncio.gather(*(reader.jira.project_versions(p) for p in projects))
+    now = reader.clock()
+
+    def on_train() -> list[str]:
+        return [
+            key
+            for key, project, versions in zip(projects, found, listings, strict=True)
+            if any(mapping.key_of(version_context(v, project, [], now)) == train.key for v in versions)
+        ]
+
+    try:
+        return await asyncio.to_thread(on_train)
+    except RenderError as exc:
+        log.warning("train key not rendered", mapping=mapping.name, error=str(exc))
+        return []
 
 
 async def _read(engine: SyncEngine, link: Link) -> dict[str, Any] | None:
