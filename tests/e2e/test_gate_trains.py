@@ -12,10 +12,13 @@ from typing import Any
 
 import pytest
 
-from .conftest import HERE, Sims
+from bridgeline.sync.gate import Question
+from bridgeline.sync.service import Service
+
+from .conftest import HERE, Sims, make_settings
 from .test_gate import PAY_TOKEN, WEB_TOKEN, Daemon, plan, running_daemon, wait_until
 from .test_release_to_change import snow_records
-from .test_trains import TRAIN, create_version, put_issue_in
+from .test_trains import TRAIN, create_version, put_issue_in, update_version
 
 MAPPINGS = HERE / "mappings_trains" / "members"
 OPS_TOKEN = "ops-pipeline-token-5e6f7a8b"
@@ -71,11 +74,11 @@ async def start_train(daemon: Daemon) -> Train:
     return train
 
 
-def cab_approves(daemon: Daemon, *changes: dict[str, Any]) -> None:
+def cab_approves(sims: Sims, *changes: dict[str, Any]) -> None:
     """Each change is planned (its window open now) and asked of the CAB, which approves it."""
     for change in changes:
-        plan(daemon.sims, change, opens=-timedelta(hours=1), closes=timedelta(hours=3))
-        daemon.sims.snow.approve(change["number"], comment="Go ahead")
+        plan(sims, change, opens=-timedelta(hours=1), closes=timedelta(hours=3))
+        sims.snow.approve(change["number"], comment="Go ahead")
 
 
 async def ask(daemon: Daemon, token: str = PAY_TOKEN, **question: str) -> dict[str, Any]:
@@ -89,7 +92,7 @@ async def test_a_train_is_allowed_when_its_parent_and_every_child_are_approved_i
     daemon: Daemon,
 ) -> None:
     train = await start_train(daemon)
-    cab_approves(daemon, train.parent, *train.children.values())
+    cab_approves(daemon.sims, train.parent, *train.children.values())
     answer = await ask(daemon, project="PAY", version=TRAIN)
     assert answer["decision"] == "allowed", answer
     parent = train.parent["number"]
@@ -110,7 +113,7 @@ async def test_a_train_is_allowed_when_its_parent_and_every_child_are_approved_i
 
 async def test_one_child_not_approved_keeps_the_whole_train_awaiting_and_names_it(daemon: Daemon) -> None:
     train = await start_train(daemon)
-    cab_approves(daemon, train.parent, train.children["PAY"])
+    cab_approves(daemon.sims, train.parent, train.children["PAY"])
     web = train.children["WEB"]
     plan(daemon.sims, web, opens=-timedelta(hours=1), closes=timedelta(hours=3))  # asked, not decided
     answer = await ask(daemon, project="PAY", version=TRAIN)
@@ -127,7 +130,7 @@ async def test_one_child_not_approved_keeps_the_whole_train_awaiting_and_names_i
 
 async def test_a_rejected_child_prevents_the_train_with_the_rejecters_comment(daemon: Daemon) -> None:
     train = await start_train(daemon)
-    cab_approves(daemon, train.parent, train.children["PAY"])
+    cab_approves(daemon.sims, train.parent, train.children["PAY"])
     web = train.children["WEB"]
     plan(daemon.sims, web, opens=-timedelta(hours=1), closes=timedelta(hours=3))
     daemon.sims.snow.reject(web["number"], reason="Checkout freeze until the sale ends")
@@ -140,7 +143,7 @@ async def test_a_rejected_child_prevents_the_train_with_the_rejecters_comment(da
 
 async def test_a_parent_not_yet_approved_holds_the_train(daemon: Daemon) -> None:
     train = await start_train(daemon)
-    cab_approves(daemon, *train.children.values())
+    cab_approves(daemon.sims, *train.children.values())
     answer = await ask(daemon, project="WEB", token=WEB_TOKEN, version=TRAIN)
     parent = train.parent["number"]
     assert answer["decision"] == "awaiting", answer
@@ -150,7 +153,7 @@ async def test_a_parent_not_yet_approved_holds_the_train(daemon: Daemon) -> None
 
 async def test_a_child_or_the_parent_asked_by_number_answers_for_the_whole_train(daemon: Daemon) -> None:
     train = await start_train(daemon)
-    cab_approves(daemon, train.parent, train.children["PAY"])
+    cab_approves(daemon.sims, train.parent, train.children["PAY"])
     pay, web = train.children["PAY"], train.children["WEB"]
     by_version = await ask(daemon, project="PAY", version=TRAIN)
     by_child = await ask(daemon, change=pay["number"])
@@ -175,7 +178,7 @@ async def test_a_child_or_the_parent_asked_by_number_answers_for_the_whole_train
     # a project that is not on the train cannot be asked about through the train's parent
     off = await ask(daemon, OPS_TOKEN, project="OPS", change=train.parent["number"])
     assert off["decision"] == "invalid" and off["reasons"] == [f"OPS is not on release train {TRAIN}"]
-    cab_approves(daemon, web)
+    cab_approves(daemon.sims, web)
     assert (await ask(daemon, WEB_TOKEN, change=web["number"]))["decision"] == "allowed"
 
 
@@ -198,9 +201,45 @@ async def test_a_train_made_as_one_change_with_tasks_is_judged_by_that_change(da
     assert (
         f"parent {number} (train {TRAIN}) is not approved yet (approval: not requested)" in answer["reasons"]
     )
-    cab_approves(daemon, parent)
+    cab_approves(daemon.sims, parent)
     assert (await ask(daemon, WEB_TOKEN, project="WEB", version=TRAIN))["decision"] == "allowed"
     # the parent is any member project's to ask about, not a project with no version on the train
     by_parent = await ask(daemon, PAY_TOKEN, change=number)
     assert by_parent["decision"] == "allowed" and by_parent["change"]["train"] == TRAIN
     assert (await daemon.ask(OPS_TOKEN, change=number, **PRODUCTION)).status_code == 403
+
+
+async def test_a_member_that_joined_waits_for_its_child_and_one_that_left_is_not_the_trains(
+    sims: Sims, database_url: str
+) -> None:
+    # the service without its workers: the train is synced when the test says so
+    service = await Service.start(make_settings(sims, database_url, MAPPINGS))
+    try:
+        versions = {}
+        for key in ("PAY", "WEB"):
+            versions[key] = create_version(sims, key, TRAIN)
+            put_issue_in(sims, key, str(versions[key]["id"]))
+        assert (await service.converge()).dead == 0
+        [parent] = snow_records(sims, "change_request", f"correlation_id=jira:train:{TRAIN}")
+        children = snow_records(sims, "change_request", f"parent={parent['sys_id']}")
+        for change in (parent, *children):
+            cab_approves(sims, change)
+        create_version(sims, "OPS", TRAIN)  # joins; the train has not been synced since
+        answer = await service.gate.ask(Question("production", "OPS", TRAIN), pipeline="ops")
+        assert answer.decision == "awaiting", answer
+        assert answer.reasons == [f"OPS {TRAIN} has no child change in release train {TRAIN} yet"]
+        assert (await service.gate.ask(Question("production", "PAY", TRAIN), pipeline="p")).decision == (
+            "allowed"
+        )
+        # WEB leaves the train: its old child change answers for nothing, WEB's release is judged alone
+        web_child = next(c for c in children if c["correlation_id"].endswith(":WEB"))
+        update_version(sims, str(versions["WEB"]["id"]), name="web-on-its-own")
+        assert (await service.converge()).dead == 0
+        left = await service.gate.ask(Question("production", change=web_child["number"]), pipeline="web")
+        assert left.decision == "invalid" and "no longer on release train" in left.reasons[0], left
+        alone = await service.gate.ask(Question("production", "WEB", "web-on-its-own"), pipeline="web")
+        assert alone.decision == "invalid" and alone.reasons == [
+            "no change for release WEB web-on-its-own (none made yet)"
+        ]
+    finally:
+        await service.aclose()

@@ -290,6 +290,9 @@ class Gate:
                 return await self._train_by_parent(question, await train_of_parent(self.engine, link))
             if link is None and (child := await self.book.child_by_number(number)) is not None:
                 train = await train_of_child(self.engine, child)
+                if train is not None and child.state != "active":
+                    left = f"change {number} is no longer on release train {train.key} (its member left)"
+                    return Release(None, None, None, None, left)
                 if train is not None and child.source.kind != "version":
                     return await self._train_by_parent(question, train)  # a child per service
                 link = child if train is not None else None
