@@ -14,6 +14,11 @@ Answers, as Jira Service Management's deployment gating words them::
 
 :func:`decide` is the judgement alone (pure); :class:`Gate` finds the release and its change,
 reads what the judgement needs and records the answer (an answer that allows is audited).
+
+A release on a release train ships with its train: a question naming a member version, the train's
+parent change or one of its child changes is answered for the whole train (found by
+``sync/gate_trains.py``), the parent and every child judged like a single change and the worst
+answer given, naming the change that holds it (:func:`decide_train`).
 """
 
 from __future__ import annotations
