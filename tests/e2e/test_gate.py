@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,13 +50,17 @@ class Daemon:
             return await http.post("/api/gate", json=question)
 
 
-@pytest.fixture
-async def daemon(sims: Sims, database_url: str) -> AsyncIterator[Daemon]:
+@asynccontextmanager
+async def running_daemon(
+    sims: Sims, database_url: str, mappings: Path, pipelines: dict[str, Any] | None = None
+) -> AsyncIterator[Daemon]:
+    """The daemon with ``mappings`` on a loopback port, the pipelines of these tests configured."""
     settings = make_settings(
         sims,
         database_url,
-        MAPPINGS,
-        pipelines={
+        mappings,
+        pipelines=pipelines
+        or {
             "payments": {"token": PAY_TOKEN, "projects": ["PAY"]},
             "web": {"token": WEB_TOKEN, "projects": ["WEB"]},
         },
@@ -91,6 +96,12 @@ async def daemon(sims: Sims, database_url: str) -> AsyncIterator[Daemon]:
         stop.set()
         await asyncio.wait_for(task, 15)
         await service.aclose()
+
+
+@pytest.fixture
+async def daemon(sims: Sims, database_url: str) -> AsyncIterator[Daemon]:
+    async with running_daemon(sims, database_url, MAPPINGS) as running:
+        yield running
 
 
 async def wait_until(check: Any, timeout: float = 15.0) -> Any:

@@ -10,6 +10,10 @@ a release of a project the token names::
     200 {"decision": "awaiting", "reasons": ["CHG0030001 is not approved yet (approval: requested)"],
          "change": {"number": "CHG0030001", "url": "...", "state": "assess", ...}, ...}
 
+A release on a release train, the train's parent change and its child changes are answered for
+the whole train (``sync/gate_trains.py``); asked by the parent's number, the token may name any
+member project.
+
 Answers: 200 with a decision (``allowed``, ``awaiting``, ``prevented``, ``invalid``), 400 a question
 that names no release or no environment (what to add), 401 no or a wrong token, 403 a project the
 token may not ask about, 503 the database or the ITSM tool is away (ask again).
@@ -73,6 +77,10 @@ async def _answer(request: Request, pipeline: Pipeline, values: Any) -> JSONResp
         release = await gate.find(question)
         if release.project and not pipeline.may(release.project):
             return _forbidden(pipeline, release.project)
+        # asked by a train's parent change: on behalf of any member project the token names
+        train = release.train
+        if train is not None and not release.project and not any(map(pipeline.may, release.projects)):
+            return _forbidden(pipeline, ", ".join(release.projects) or "none", train=train.key)
         answer = await gate.ask(question, pipeline=pipeline.name, release=release)
     except RetryableError as exc:
         log.warning("gate not answered: a system is away", pipeline=pipeline.name, error=str(exc))
@@ -82,13 +90,11 @@ async def _answer(request: Request, pipeline: Pipeline, values: Any) -> JSONResp
     return JSONResponse(answer.as_json())
 
 
-def _forbidden(pipeline: Pipeline, project: str) -> JSONResponse:
+def _forbidden(pipeline: Pipeline, project: str, *, train: str | None = None) -> JSONResponse:
     log.info("gate question refused", pipeline=pipeline.name, project=project, reason="project not allowed")
+    what = f"release train {train} (projects {project})" if train else f"project {project}"
     return JSONResponse(
-        {
-            "error": f"pipeline {pipeline.name} may not ask about project {project} "
-            f"(pipelines.{pipeline.name}.projects)"
-        },
+        {"error": f"pipeline {pipeline.name} may not ask about {what} (pipelines.{pipeline.name}.projects)"},
         status_code=403,
     )
 

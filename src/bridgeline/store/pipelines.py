@@ -289,6 +289,22 @@ class PipelineBook:
             row = (await conn.execute(query)).mappings().first()
         return _link(row) if row is not None else None
 
+    async def child_by_number(self, number: str) -> Link | None:
+        """The child record bridgeline made whose number is ``number`` (a release train's child
+        change request, say)."""
+        from bridgeline.store.store import _link
+
+        c = t.links.c
+        query = (
+            sa.select(t.links)
+            .where(c.target_number == number, c.parent_id.is_not(None))
+            .order_by(c.id)
+            .limit(1)
+        )
+        async with self.store._read() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return _link(row) if row is not None else None
+
 
 def _answer_values(a: GateAnswerRow) -> dict[str, Any]:
     return {
