@@ -95,8 +95,13 @@ def test_a_replica_killed_while_applying_a_deployment_loses_nothing_and_duplicat
         replica = harness.Replica("replica", config, tmp_path / "daemon.log")
         try:
             replica.start()
+            # made, and before the CAB: created as New, the change asks for approval when it
+            # enters Assess, the step after its creation
             assert world_module.wait(
-                lambda: any(c["correlation_id"].endswith(":version:10004") for c in small.change_requests()),
+                lambda: any(
+                    c["correlation_id"].endswith(":version:10004") and c.get("approval") == "requested"
+                    for c in small.change_requests()
+                ),
                 30,
                 every=0.1,
             ), replica.tail()
