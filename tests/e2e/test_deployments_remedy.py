@@ -42,6 +42,10 @@ async def test_a_deployment_walks_the_remedy_change_to_completed_once(service: S
     assert result.dead == 0
     [change] = sims.changes()
     assert change["Change Request Status"] == "Implementation In Progress"
+    [note] = sims.remedy.state.work_info(crq)  # the rule's note, once for two deliveries
+    assert note["Description"] == "Deployment to production started"
+    assert note["Detailed Description"].startswith("Deployment to production started: run 77")
+    assert (note["Work Log Submitter"], note["View Access"]) == ("bridgeline", "Internal")
     for _ in range(2):
         await book.add_report(*report("succeeded"))
     assert await book.add_report(*report("started")) is False  # a repeated start, late
@@ -65,8 +69,17 @@ async def test_an_unapproved_remedy_change_deployed_is_unauthorized_and_stays(
     await book.add_report(*report("started", run="78"))
     result = await service.converge()
     assert result.dead == 0
+    assert await book.add_report(*report("started", run="78")) is False  # delivered again
+    await service.store.enqueue([report("started", run="78")[1]])  # and processed again
+    result = await service.converge()
+    assert result.dead == 0
     [change] = sims.changes()
     assert change["Change Request Status"] == "Request For Authorization"
+    [note] = sims.remedy.state.work_info(change["Infrastructure Change ID"])
+    assert note["Description"] == "Unauthorized deployment to production: run 78"
+    text = note["Detailed Description"]
+    assert "run 78" in text and "https://ci.example.com/runs/78" in text and "not approved yet" in text
+    assert (note["Work Log Type"], note["View Access"]) == ("General Information", "Internal")
     run = await book.run("deployment:release:PAY:3.3.0|production|78")
     assert run is not None and run.verdict == "unauthorized"
     assert any("not approved yet" in r for r in run.reasons)
