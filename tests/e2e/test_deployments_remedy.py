@@ -4,7 +4,7 @@ service against the Jira and Remedy simulators over loopback sockets."""
 from __future__ import annotations
 
 from bridgeline.model import EntityRef, Event
-from bridgeline.store import DeploymentReport, PipelineBook
+from bridgeline.store import AppliedAction, DeploymentReport, PipelineBook
 from bridgeline.sync.service import Service
 
 from .test_itsm_remedy import VERSION, Sims, service, sims
@@ -85,3 +85,40 @@ async def test_an_unapproved_remedy_change_deployed_is_unauthorized_and_stays(
     assert any("not approved yet" in r for r in run.reasons)
     for key in issue_keys(sims):
         assert sum(c.startswith("Unauthorized deployment") for c in _comments(sims, key)) == 1
+
+
+async def test_an_unauthorized_note_begun_before_a_crash_is_not_added_again(
+    service: Service, sims: Sims
+) -> None:
+    """The note reached Remedy but bridgeline stopped before recording it: the next attempt finds it
+    on the change and records it instead of adding it twice."""
+    await service.sync_once()
+    book = PipelineBook(service.store)
+    await book.add_report(*report("started", run="78"))
+    assert (await service.converge()).dead == 0
+    first = await book.run("deployment:release:PAY:3.3.0|production|78")
+    assert first is not None
+    [change] = sims.changes()
+    crq = change["Infrastructure Change ID"]
+    [link] = await service.store.links_for_source(f"jira:version:{VERSION}")
+    # what the interrupted attempt of run 79 left: the entry on the change, the action begun
+    text = (
+        "Unauthorized deployment to production: run 79 (https://ci.example.com/runs/79) deployed "
+        "while the gate would not have allowed it: " + "; ".join(first.reasons)
+    )
+    sims.remedy.workflow.create(
+        "CHG:WorkLog",
+        {
+            "Infrastructure Change ID": crq,
+            "Description": "Unauthorized deployment",
+            "Detailed Description": text,
+        },
+        "bridgeline",
+    )
+    key = f"{link.mapping}/unauthorized/note/{crq}/production:79"
+    await service.store.begin_action(AppliedAction(key, "unauthorized", "deployment", link.id))
+    await book.add_report(*report("started", run="79"))
+    assert (await service.converge()).dead == 0
+    notes = [w["Detailed Description"] for w in sims.remedy.state.work_info(crq)]
+    assert sum("run 79" in n for n in notes) == 1 and sum("run 78" in n for n in notes) == 1
+    assert (await service.store.action_states([key]))[key] == "done"
