@@ -9,7 +9,7 @@
   (``Change Request Status``, ``Support Company``).
 - **Status** changes are walked through Remedy's flow one allowed status at a time; a refusal
   (a CAB gate, a missing Status Reason) is a :class:`TransitionRefused` with Remedy's own words.
-- **Work info**: ``Work Info Notes`` among the fields of an update is not a field of the change
+- **Work info**: ``Work Info Notes`` among the fields of a create or update is not a field of the change
   but a new ``CHG:WorkLog`` entry on it (``Detailed Description``; ``Work Info Summary``,
   ``Work Info Type`` and ``Work Info View Access`` fill ``Description``, ``Work Log Type`` and
   ``View Access``, default the first line, ``General Information`` and ``Internal``), added after
@@ -174,6 +174,7 @@ class RemedyTarget:
         if self._is_task(kind, parent):
             return await self._create_task(fields, correlation_id, parent)
         values = {("Status" if k == STATUS else k): v for k, v in fields.items()}
+        note = {k: values.pop(k) for k in WORK_INFO if k in values}  # an entry of its own, once it exists
         wanted = flow.status_label(values.pop("Status")) if values.get("Status") else flow.DRAFT
         reason = values.get("Status Reason")
         initial = wanted if wanted in flow.INITIAL else flow.DRAFT
@@ -205,7 +206,9 @@ class RemedyTarget:
         if wanted != initial:
             current = await self.client.get(CHANGE, ref.id, fields=WALK_FIELDS)
             record = await self._walk(ref, current, wanted, reason, {})
-        return WriteResult("create", ref, fields=values, record=record)
+        if note.get(WORK_INFO_NOTES):
+            await self._add_note(ref, note)
+        return WriteResult("create", ref, fields={**values, **note}, record=record)
 
     async def _create_task(
         self, fields: dict[str, Any], correlation_id: str, parent: TargetRef | None
@@ -257,14 +260,17 @@ class RemedyTarget:
         note = {k: values.pop(k) for k in WORK_INFO if k in values}
         record = await self._write(ref, values) if values else {}
         if note.get(WORK_INFO_NOTES):
-            await self.add_work_info(
-                ref,
-                str(note[WORK_INFO_NOTES]),
-                summary=note.get("Work Info Summary"),
-                work_type=note.get("Work Info Type"),
-                view_access=note.get("Work Info View Access"),
-            )
+            await self._add_note(ref, note)
         return WriteResult("update", ref, fields={**values, **note}, record=record)
+
+    async def _add_note(self, ref: TargetRef, note: dict[str, Any]) -> None:
+        await self.add_work_info(
+            ref,
+            str(note[WORK_INFO_NOTES]),
+            summary=note.get("Work Info Summary"),
+            work_type=note.get("Work Info Type"),
+            view_access=note.get("Work Info View Access"),
+        )
 
     async def add_work_info(
         self,
