@@ -94,8 +94,14 @@ def test_shipped_deployment_rules_move_the_change_and_tell_jira_per_run_and_stat
         assert "run 4711" in succeeded.change["close_notes"]
         assert failed.change["close_code"] == "unsuccessful"
     else:
-        assert started.change == {"Status": "Implementation In Progress"}
-        assert succeeded.change == {"Status": "Completed", "Status Reason": "Successful"}
+        assert started.change["Status"] == "Implementation In Progress"
+        assert started.change["Work Info Summary"] == "Deployment to production started"
+        assert "https://ci.example.com/runs/4711 (commit 9fceb02)" in started.change["Work Info Notes"]
+        assert {k: v for k, v in succeeded.change.items() if not k.startswith("Work Info")} == {
+            "Status": "Completed",
+            "Status Reason": "Successful",
+        }
+        assert "https://ci.example.com/runs/4711" in succeeded.change["Work Info Notes"]
         assert failed.change == {"Status": "Completed", "Status Reason": "Unsuccessful"}
     kinds = {a.kind for a in started.actions}
     assert kinds == {"comment", "remote_link"}

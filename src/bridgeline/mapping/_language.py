@@ -487,7 +487,8 @@ class DeploymentRule(Strict):
     change: Fields = Field(
         default_factory=dict,
         description="Fields written to the change (state walked forward, never back), e.g. state, "
-        "work_notes, close_code, close_notes. Templates read deployment, target, link, version, issues.",
+        "work_notes, close_code, close_notes; Remedy: Status, Status Reason, Work Info Notes (a work "
+        "info entry). Templates read deployment, target, link, version, issues.",
         examples=[{"state": "implement", "work_notes": "Deployment started: {{ deployment.run_url }}"}],
     )
     actions: list[Action] = Field(

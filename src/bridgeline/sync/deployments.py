@@ -8,8 +8,9 @@ Processing the release, under its claim:
    Jira side (its issues);
 2. **judge** each run the first time it is seen: to a gated environment, would the gate have
    allowed it? The verdict is kept (``deployment_runs``), so later states of the run are judged
-   the same way. A run the gate would not have allowed is an *unauthorized deployment*: a work note
-   on the change, a comment on the release's issues, an audit row, a metric; its rules write nothing;
+   the same way. A run the gate would not have allowed is an *unauthorized deployment*: a note on
+   the change (ServiceNow: a work note; Remedy: a work info entry), a comment on the release's
+   issues, an audit row, a metric; its rules write nothing;
 3. **decide** per run the one state to apply: the terminal one (succeeded, failed, rolled_back)
    when it has arrived, else started - a ``started`` that arrives after its run ended writes
    nothing, so a change never moves backwards;
@@ -42,8 +43,12 @@ if TYPE_CHECKING:
 log = get_logger("bridgeline.deployments")
 
 TERMINAL = ("succeeded", "failed", "rolled_back")
-# the field a note on the change goes to, per ITSM tool
-NOTE_FIELD = {"servicenow": "work_notes"}
+# the field a note on the change goes to, per ITSM tool (Remedy: a work info entry, CHG:WorkLog)
+NOTE_FIELD = {"servicenow": "work_notes", "remedy": "Work Info Notes"}
+# the note's one-line summary, where the tool keeps one
+SUMMARY_FIELD = {"remedy": "Work Info Summary"}
+# long texts the audit row does not repeat
+NOTE_FIELDS = frozenset({"work_notes", "close_notes", "Work Info Notes", "Work Info Summary"})
 
 
 def state_to_apply(reports: list[DeploymentReport]) -> DeploymentReport:
@@ -198,10 +203,14 @@ class DeploymentSync:
         failures: list[str] = []
         field = NOTE_FIELD.get(link.target.system)
         if field:
+            note = {field: text}
+            summary_field = SUMMARY_FIELD.get(link.target.system)
+            if summary_field:
+                note[summary_field] = f"Unauthorized deployment to {run.environment}: run {run.run_id}"
             failures += await self._change_write(
                 f"{mapping.name}/unauthorized/note/{number}/{trigger}",
                 "unauthorized",
-                {field: text},
+                note,
                 link,
                 report,
             )
@@ -258,6 +267,8 @@ class DeploymentSync:
             if reader is not None and hasattr(reader, "last_journal"):
                 last = await reader.last_journal(link.target.kind, link.target.id)
                 values = {k: v for k, v in values.items() if not (k in last and str(last[k]) == str(v))}
+                if NOTE_FIELD.get(link.target.system) not in values:
+                    values = {k: v for k, v in values.items() if k != SUMMARY_FIELD.get(link.target.system)}
         else:
             await self.store.begin_action(AppliedAction(key, rule, "deployment", link.id))
         entry = AuditEntry(
@@ -268,7 +279,7 @@ class DeploymentSync:
             target_kind=link.target.kind,
             target_id=link.target.id,
             target_number=link.target.number,
-            fields={k: v for k, v in values.items() if k not in ("work_notes", "close_notes")} or None,
+            fields={k: v for k, v in values.items() if k not in NOTE_FIELDS} or None,
             detail=f"deployment rule {rule}",
         )
         try:

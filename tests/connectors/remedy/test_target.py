@@ -211,3 +211,25 @@ async def test_values_as_the_mapping_gave_them_compare_equal_to_what_the_entry_h
     assert not target.same_value("change", "Status", "Draft", "Request For Authorization")
     assert target.same_value("change", "Number of Issues", 2, "2")
     assert not target.same_value("change", "Description", "a", "b")
+
+
+async def test_work_info_notes_become_entries_on_the_change_not_fields_of_it(
+    target: RemedyTarget, remedy: Remedy
+) -> None:
+    note = {"Work Info Notes": "Created from Jira release INFRA 7.2", "Work Info Summary": "From Jira"}
+    created = await target.create("change", {**CHANGE_FIELDS, **note}, correlation_id=CORR)
+    crq = created.target.number
+    assert crq is not None
+    await target.update(
+        created.target, {"Status": "Request For Authorization", "Work Info Notes": "Sent to the CAB"}
+    )
+    assert remedy.sim.state.change(crq)["Change Request Status"] == "Request For Authorization"
+    entries = remedy.sim.state.work_info(crq)
+    assert [(e["Description"], e["Detailed Description"]) for e in entries] == [
+        ("From Jira", "Created from Jira release INFRA 7.2"),
+        ("Sent to the CAB", "Sent to the CAB"),
+    ]
+    assert {(e["View Access"], e["Work Log Submitter"]) for e in entries} == {("Internal", "bridgeline")}
+    assert await target.reader.last_journal("change", created.target.id) == {
+        "Work Info Notes": "Sent to the CAB"
+    }

@@ -73,6 +73,7 @@ def test_the_state_dump_lists_every_form(client: httpx.Client) -> None:
     assert set(dump["forms"]) == {
         "CHG:Infrastructure Change",
         "CHG:ChangeInterface_Create",
+        "CHG:WorkLog",
         "TMS:Task",
         "AP:Detail-Signature",
         "CTM:People",

@@ -111,3 +111,29 @@ def test_remedy_py_sees_remedy_errors_as_http_errors(remedy: RemedyClient) -> No
             "messageNumber": 302,
         }
     ]
+
+
+def test_remedy_py_adds_work_info_to_a_change_and_finds_it(
+    remedy: RemedyClient, sim: RemedySimulator, change_values: Callable[..., dict[str, Any]]
+) -> None:
+    created, _ = remedy.create_form_entry(
+        "CHG:ChangeInterface_Create", change_values(), ["Infrastructure Change Id"]
+    )
+    crq = created["values"]["Infrastructure Change Id"]
+    values = {
+        "Infrastructure Change ID": crq,
+        "Work Log Type": "General Information",
+        "Description": "Deployment started",
+        "Detailed Description": "Run 8812 deploys PAY 2.4.0",
+        "View Access": "Internal",
+    }
+    entry, status = remedy.create_form_entry("CHG:WorkLog", values, ["Work Log ID"])
+    assert status == 201 and entry["values"]["Work Log ID"].startswith("WLG")
+    response = advanced_query(
+        remedy,
+        "CHG:WorkLog",
+        f"'Infrastructure Change ID'=\"{crq}\"",
+        ["Description", "Detailed Description"],
+    )
+    assert [e["values"]["Description"] for e in response.json()["entries"]] == ["Deployment started"]
+    assert sim.state.work_info(crq)[0]["Work Log Submitter"] == "bridgeline"

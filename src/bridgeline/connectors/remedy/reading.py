@@ -22,9 +22,21 @@ from bridgeline.model import TargetRef
 
 CHANGE = "CHG:Infrastructure Change"
 TASK = "TMS:Task"
+WORK_LOG = "CHG:WorkLog"
+# the change's work info, as a mapping or a deployment rule names it
+WORK_INFO_NOTES = "Work Info Notes"
 SIGNATURE = "AP:Detail-Signature"
 PEOPLE = "CTM:People"
 SIGNATURE_FIELDS = ("Signature ID", "Approval Status", "Approvers", "Approver Signature", "Comments")
+WORK_LOG_FIELDS = (
+    "Work Log ID",
+    "Infrastructure Change ID",
+    "Work Log Type",
+    "Description",
+    "Detailed Description",
+    "Work Log Submitter",
+    "Submit Date",
+)
 DECIDED = {"Approved": "approved", "Rejected": "rejected"}
 
 
@@ -56,6 +68,30 @@ class RemedyReader:
             "close_notes": None,
             "fields": values,
         }
+
+    async def work_info(self, number: str) -> list[dict[str, Any]]:
+        """The work info entries (``CHG:WorkLog``) of a change by its CRQ number, oldest first."""
+        return [
+            values
+            async for values in self.client.entries(
+                WORK_LOG,
+                f"'Infrastructure Change ID' = {quoted(number)}",
+                fields=WORK_LOG_FIELDS,
+                sort="Submit Date.asc,Work Log ID.asc",
+            )
+        ]
+
+    async def last_journal(self, kind: str, request_id: str) -> dict[str, str]:
+        """The text of the change's newest work info entry (absent when it has none), as for
+        ServiceNow's journal fields: a note begun but not recorded is not added twice."""
+        if kind == "task":
+            return {}
+        change = await self.client.get(CHANGE, request_id, fields=("Infrastructure Change ID",))
+        number = str(change.get("Infrastructure Change ID") or request_id)
+        entries = await self.work_info(number)
+        if not entries:
+            return {}
+        return {WORK_INFO_NOTES: str(entries[-1].get("Detailed Description") or "")}
 
     async def _task(self, ref: TargetRef, url: str) -> dict[str, Any]:
         values = await self.client.get(TASK, ref.id)

@@ -9,6 +9,11 @@
   (``Change Request Status``, ``Support Company``).
 - **Status** changes are walked through Remedy's flow one allowed status at a time; a refusal
   (a CAB gate, a missing Status Reason) is a :class:`TransitionRefused` with Remedy's own words.
+- **Work info**: ``Work Info Notes`` among the fields of a create or update is not a field of the change
+  but a new ``CHG:WorkLog`` entry on it (``Detailed Description``; ``Work Info Summary``,
+  ``Work Info Type`` and ``Work Info View Access`` fill ``Description``, ``Work Log Type`` and
+  ``View Access``, default the first line, ``General Information`` and ``Internal``), added after
+  the change's own fields and status.
 - **Tasks** (children of a change mapping) are ``TMS:Task`` entries under the change; their
   correlation id goes in a generic character field (``Character 01`` by default).
 
@@ -28,7 +33,7 @@ import httpx
 from bridgeline.connectors.http import RetryPolicy
 from bridgeline.connectors.remedy import status as flow
 from bridgeline.connectors.remedy.client import RemedyClient, entry_id_from_location, quoted, remedy_messages
-from bridgeline.connectors.remedy.reading import CHANGE, TASK, RemedyReader
+from bridgeline.connectors.remedy.reading import CHANGE, TASK, WORK_INFO_NOTES, WORK_LOG, RemedyReader
 from bridgeline.errors import (
     PermanentError,
     RemoteRejected,
@@ -57,6 +62,13 @@ RETIRE_TASK = {
     "close": {"Status": "Closed", "StatusReasonSelection": "Success"},
 }
 _MAX_STEPS = 14
+# what an update may say of a work info entry -> the CHG:WorkLog field
+WORK_INFO = {
+    WORK_INFO_NOTES: "Detailed Description",
+    "Work Info Summary": "Description",
+    "Work Info Type": "Work Log Type",
+    "Work Info View Access": "View Access",
+}
 
 
 class RemedyTarget:
@@ -162,6 +174,7 @@ class RemedyTarget:
         if self._is_task(kind, parent):
             return await self._create_task(fields, correlation_id, parent)
         values = {("Status" if k == STATUS else k): v for k, v in fields.items()}
+        note = {k: values.pop(k) for k in WORK_INFO if k in values}  # an entry of its own, once it exists
         wanted = flow.status_label(values.pop("Status")) if values.get("Status") else flow.DRAFT
         reason = values.get("Status Reason")
         initial = wanted if wanted in flow.INITIAL else flow.DRAFT
@@ -193,7 +206,9 @@ class RemedyTarget:
         if wanted != initial:
             current = await self.client.get(CHANGE, ref.id, fields=WALK_FIELDS)
             record = await self._walk(ref, current, wanted, reason, {})
-        return WriteResult("create", ref, fields=values, record=record)
+        if note.get(WORK_INFO_NOTES):
+            await self._add_note(ref, note)
+        return WriteResult("create", ref, fields={**values, **note}, record=record)
 
     async def _create_task(
         self, fields: dict[str, Any], correlation_id: str, parent: TargetRef | None
@@ -242,8 +257,53 @@ class RemedyTarget:
             await self.client.update(TASK, ref.id, dict(fields))
             return WriteResult("update", ref, fields=dict(fields))
         values = {TO_CHANGE_FORM.get(k, k): v for k, v in fields.items() if k not in CREATE_ONLY}
-        record = await self._write(ref, values)
-        return WriteResult("update", ref, fields=values, record=record)
+        note = {k: values.pop(k) for k in WORK_INFO if k in values}
+        record = await self._write(ref, values) if values else {}
+        if note.get(WORK_INFO_NOTES):
+            await self._add_note(ref, note)
+        return WriteResult("update", ref, fields={**values, **note}, record=record)
+
+    async def _add_note(self, ref: TargetRef, note: dict[str, Any]) -> None:
+        await self.add_work_info(
+            ref,
+            str(note[WORK_INFO_NOTES]),
+            summary=note.get("Work Info Summary"),
+            work_type=note.get("Work Info Type"),
+            view_access=note.get("Work Info View Access"),
+        )
+
+    async def add_work_info(
+        self,
+        ref: TargetRef,
+        text: str,
+        *,
+        summary: str | None = None,
+        work_type: str | None = None,
+        view_access: str | None = None,
+    ) -> str | None:
+        """A ``CHG:WorkLog`` entry on the change; its Work Log ID.
+
+        Not repeated when the answer is lost: the change's work info is read instead, and a newest
+        entry with this text is the one that was added."""
+        number = ref.number or ref.id
+        values = {
+            "Infrastructure Change ID": number,
+            "Work Log Type": work_type or "General Information",
+            "Description": _summary(summary or text),
+            "Detailed Description": text,
+            "View Access": view_access or "Internal",
+            "Secure Work Log": "No",
+        }
+        try:
+            location, answered = await self.client.create(WORK_LOG, values, fields=["Work Log ID"])
+        except RemoteUnavailable as exc:
+            if not exc.maybe_applied:
+                raise
+            entries = await self.reader.work_info(number)
+            if entries and entries[-1].get("Detailed Description") == text:
+                return str(entries[-1].get("Work Log ID") or "") or None
+            raise
+        return answered.get("Work Log ID") or entry_id_from_location(location)
 
     async def retire(
         self, ref: TargetRef, action: str, fields: dict[str, Any], *, options: dict[str, Any] | None = None
@@ -348,3 +408,9 @@ class RemedyTarget:
             return float(a) == float(b)
         except ValueError:
             return False
+
+
+def _summary(text: str, limit: int = 100) -> str:
+    """A work info summary: the first line of ``text``, cut to what ``Description`` holds."""
+    line = text.strip().splitlines()[0] if text.strip() else "bridgeline"
+    return line if len(line) <= limit else line[: limit - 3].rstrip() + "..."

@@ -6,7 +6,7 @@
 ``GET /_sim/state``                    every form's entries as the API renders them, sequences
 ``GET|PUT /_sim/clock``                ``{"advance_seconds"|"offset_seconds"|"now"|"freeze"}``
 ``GET|DELETE /_sim/counters``          API calls per endpoint, injected faults
-``GET /_sim/changes/{crq}``            the change, the phase it waits in for the CAB, approvals, tasks
+``GET /_sim/changes/{crq}``            the change, the phase waiting for the CAB, approvals, tasks, work info
 ``POST /_sim/changes/{crq}/approve``   ``{"approver"?, "comment"?}``: the CAB approves
 ``POST /_sim/changes/{crq}/reject``    ``{"reason", "approver"?}``: the CAB rejects
 ``POST /_sim/changes/{crq}/status``    ``{"status", "status_reason"?, "user"?}``: one manual step
@@ -121,6 +121,7 @@ def admin_routes(sim: RemedySimulator) -> list[Route]:
                 "waiting_for": sim.waiting_for(crq),
                 "approvals": sim.state.approvals(crq),
                 "tasks": sim.state.tasks(crq),
+                "work_info": sim.state.work_info(crq),
             }
         )
 
@@ -238,6 +239,16 @@ def page_routes(sim: RemedySimulator) -> list[Route]:
                 "Last Modified Date",
             ],
         )
+        work_info = _table(
+            sim.state.work_info(ref),
+            [
+                "Work Log Submit Date",
+                "Work Log Type",
+                "Description",
+                "Detailed Description",
+                "Work Log Submitter",
+            ],
+        )
         title = f"{change['Infrastructure Change ID']}: {change['Description']}"
         detail = _text_html(change.get("Detailed Description"))
         return _page(
@@ -245,7 +256,8 @@ def page_routes(sim: RemedySimulator) -> list[Route]:
             f"<p><a href='/'>All change requests</a></p><h1>{html.escape(title)}</h1>"
             f"<p class='status'>{html.escape(str(change['Change Request Status']))}</p>"
             f"<h2>Detailed Description</h2><div class='text'>{detail}</div>"
-            f"<h2>Tasks</h2>{tasks}<h2>Approvals</h2>{approvals}<h2>Fields</h2><table>{fields}</table>",
+            f"<h2>Tasks</h2>{tasks}<h2>Work Info</h2>{work_info}"
+            f"<h2>Approvals</h2>{approvals}<h2>Fields</h2><table>{fields}</table>",
         )
 
     async def mid_tier(request: Request) -> Response:

@@ -89,6 +89,18 @@ APPROVAL_STATUSES = (
     "Error",
     "Closed",
 )
+WORK_LOG_TYPES = (
+    "General Information",
+    "Working Log",
+    "Status Update",
+    "Customer Communication",
+    "Vendor Communication",
+    "Cancellation Information",
+    "Closure Information",
+    "Email System",
+    "Paging System",
+)
+VIEW_ACCESS = ("Internal", "Public")
 RECORD_STATUSES = ("Proposed", "Enabled", "Offline", "Obsolete", "Archive", "Delete")
 YES_NO = ("Yes", "No")
 COMPANY_TYPES = ("Customer", "Operating Company", "Vendor", "Supplier", "Manufacturer", "Generic Contact")
@@ -343,12 +355,26 @@ def build_forms(*, summary_max: int = 100) -> dict[str, Form]:
         _enum("Company Type", COMPANY_TYPES),
         _enum("Status", RECORD_STATUSES, id=7),
     ]
+    work_log = [
+        *_system("Work Log ID"),
+        Field("Infrastructure Change ID", id=1000000182),
+        Field("Infra. Change Entry ID"),
+        _enum("Work Log Type", WORK_LOG_TYPES),
+        Field("Description", max_length=summary_max, id=1000000000),
+        Field("Detailed Description", id=1000000151),
+        _enum("View Access", VIEW_ACCESS),
+        _enum("Secure Work Log", YES_NO),
+        Field("Work Log Submitter"),
+        Field("Work Log Submit Date", "datetime"),
+        _enum("Status", RECORD_STATUSES, id=7),
+    ]
     forms = [
         _form("CHG:Infrastructure Change", "Request ID", change, creatable=False),
         _form(
             "CHG:ChangeInterface", "Request ID", change, store="CHG:Infrastructure Change", creatable=False
         ),
         _form("CHG:ChangeInterface_Create", "Request ID", create),
+        _form("CHG:WorkLog", "Work Log ID", work_log),
         _form("TMS:Task", "Task ID", task),
         _form("TMS:TaskInterface", "Task ID", task, store="TMS:Task"),
         _form("AP:Detail-Signature", "Signature ID", signature, creatable=False),
@@ -362,6 +388,7 @@ def build_forms(*, summary_max: int = 100) -> dict[str, Form]:
 CHANGE = "CHG:Infrastructure Change"
 CHANGE_CREATE = "CHG:ChangeInterface_Create"
 TASK = "TMS:Task"
+WORK_LOG = "CHG:WorkLog"
 SIGNATURE = "AP:Detail-Signature"
 PEOPLE = "CTM:People"
 SUPPORT_GROUP = "CTM:Support Group"

@@ -4,6 +4,7 @@ Tests read it through :class:`RemedyState`::
 
     sim.state.change("CRQ000000000106")["Change Request Status"]   # as the REST API would show it
     sim.state.tasks("CRQ000000000106"), sim.state.approvals("CRQ000000000106")
+    sim.state.work_info("CRQ000000000106")                         # its CHG:WorkLog entries
     sim.state.stores["CHG:Infrastructure Change"]                  # raw: date-times as epoch seconds
 
 Every read and write holds :attr:`RemedyState.lock` (the server thread and the test thread share it).
@@ -15,7 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridgeline.sim.remedy._forms import CHANGE, SIGNATURE, TASK, Form
+from bridgeline.sim.remedy._forms import CHANGE, SIGNATURE, TASK, WORK_LOG, Form
 
 
 @dataclass
@@ -126,6 +127,23 @@ class RemedyState:
                 key=lambda v: v["Signature ID"],
             )
             return [self.forms[SIGNATURE].render(v) for v in found]
+
+    def work_info(self, ref: str) -> list[dict[str, Any]]:
+        """The work info entries (``CHG:WorkLog``) of a change, oldest first."""
+        entry = self.find_change(ref)
+        if entry is None:
+            raise KeyError(f"no change request {ref!r}")
+        crq = entry.values["Infrastructure Change ID"]
+        with self.lock:
+            found = sorted(
+                (
+                    w.values
+                    for w in self.stores[WORK_LOG].values()
+                    if w.values.get("Infrastructure Change ID") == crq
+                ),
+                key=lambda v: v["Work Log ID"],
+            )
+            return [self.forms[WORK_LOG].render(v) for v in found]
 
     # -- persistence -----------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from bridgeline.sim.remedy._forms import (
     SIGNATURE,
     SUPPORT_GROUP,
     TASK,
+    WORK_LOG,
 )
 from bridgeline.sim.remedy._foundation import check_references
 from bridgeline.sim.remedy._lifecycle import (
@@ -35,6 +36,7 @@ from bridgeline.sim.remedy._lifecycle import (
 )
 from bridgeline.sim.remedy._state import Entry, RemedyState
 from bridgeline.sim.remedy._tasks import create_task, update_task
+from bridgeline.sim.remedy._worklog import create_work_info, update_work_info
 
 CREATE_REQUIRED = (
     "z1D_Action",
@@ -87,6 +89,8 @@ class Workflow:
                 return self.create_change(raw, user)[0]
             if form.store == TASK:
                 return create_task(self, raw, user)
+            if form.store == WORK_LOG:
+                return create_work_info(self, raw, user)
             if not form.creatable:
                 hint = " use CHG:ChangeInterface_Create" if form.store == CHANGE else ""
                 raise err.workflow(
@@ -106,6 +110,8 @@ class Workflow:
                 update_task(self, entry, raw, user)
             elif form.store == SIGNATURE:
                 self.update_signature(entry, raw, user)
+            elif form.store == WORK_LOG:
+                update_work_info(self, entry, raw, user)
             else:
                 values = form.coerce(raw)
                 entry.values.update(values)
