@@ -235,6 +235,17 @@ async def test_a_closed_window_prevents_and_one_not_yet_open_waits(daemon: Daemo
     assert answer["decision"] == "allowed" and answer["reasons"] == ["staging is not a gated environment"]
 
 
+async def test_a_projects_override_gates_environments_of_its_own(daemon: Daemon) -> None:
+    web = next(v for key, v in open_versions(daemon.sims) if key == "WEB")
+    await change_of(daemon, web)
+    answer = (await daemon.ask(WEB_TOKEN, version_id=web["id"], project="WEB", environment="staging")).json()
+    assert answer["decision"] == "awaiting" and "is not approved yet" in answer["reasons"][0], answer
+    pay = pay_release(daemon.sims)
+    await change_of(daemon, pay)
+    answer = (await daemon.ask(version_id=pay["id"], project="PAY", environment="staging")).json()
+    assert answer["decision"] == "allowed" and answer["reasons"] == ["staging is not a gated environment"]
+
+
 async def test_a_servicenow_blackout_schedule_prevents_with_its_end(daemon: Daemon) -> None:
     version = pay_release(daemon.sims)
     change = await change_of(daemon, version)

@@ -507,6 +507,7 @@ def compile_mapping(
     deployment_rules = c.deployment_rules(doc.deployments, gate)
     problems = list(c.problems)
     overrides: dict[str, Variant] = {}
+    project_gates: dict[str, tuple[GateSpec, list[CompiledDeploymentRule]]] = {}
     for key, (variant_doc, variant_where) in variants.items():
         if doc.source.projects is not None and key not in doc.source.projects:
             file, line, column = where.at(("overrides", key), key=True)
@@ -521,6 +522,9 @@ def compile_mapping(
             )
         vc = Compilation(compiler, variant_where, entity)
         overrides[key] = vc.variant(variant_doc)
+        if variant_doc.gate != doc.gate or variant_doc.deployments != doc.deployments:
+            variant_gate = variant_doc.gate or GateSpec()
+            project_gates[key] = (variant_gate, vc.deployment_rules(variant_doc.deployments, variant_gate))
         problems.extend(vc.problems)
     if problems or identity is None:
         return None, problems
@@ -537,5 +541,6 @@ def compile_mapping(
     mapping = Mapping(
         doc.metadata.name, doc.metadata.description, file, line, source, identity, when, base, overrides,
         compiler.globals, doc.extends, where, compiler.limits, gate, deployment_rules, train_key,
+        project_gates,
     )  # fmt: skip
     return mapping, []

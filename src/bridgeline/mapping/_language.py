@@ -561,6 +561,12 @@ class Override(Strict):
     children: dict[str, dict[str, Any]] | None = None
     reverse: list[dict[str, Any]] | None = None
     on_error: Literal["dead_letter", "skip", "fail"] | None = None
+    gate: dict[str, Any] | None = Field(
+        None, description="What the deployment gate allows for this project's releases (merged)."
+    )
+    deployments: list[dict[str, Any]] | None = Field(
+        None, description="What this project's deployments write (rules merge by name, like reverse)."
+    )
 
 
 class MappingDocument(Strict):

@@ -210,12 +210,14 @@ def _resolve(
 def merge(
     base: dict[str, Any], base_where: SourceMap, top: dict[str, Any], top_where: SourceMap
 ) -> tuple[dict[str, Any], SourceMap]:
-    """``top`` deep-merged over ``base``: mappings merge, lists are replaced, reverse rules merge by name."""
+    """``top`` deep-merged over ``base``: mappings merge, lists are replaced, reverse and deployment
+    rules merge by name."""
     merged = _deep_merge(base, top)
-    if isinstance(base.get("reverse"), list) and isinstance(top.get("reverse"), list):
-        rules, moves = _merge_rules(base["reverse"], top["reverse"])
-        merged["reverse"] = rules
-        top_where = top_where.reindexed(("reverse",), moves)
+    for ruled in ("reverse", "deployments"):
+        if isinstance(base.get(ruled), list) and isinstance(top.get(ruled), list):
+            rules, moves = _merge_rules(base[ruled], top[ruled])
+            merged[ruled] = rules
+            top_where = top_where.reindexed((ruled,), moves)
     return merged, base_where.overlaid(top_where)
 
 

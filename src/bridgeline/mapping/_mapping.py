@@ -117,6 +117,8 @@ class Mapping:
     gate: GateSpec = field(default_factory=GateSpec)
     deployment_rules: list[CompiledDeploymentRule] = field(default_factory=list)
     train_key: Text | None = None  # train mappings: the key rendered from each member version
+    # per-project ``overrides``: the gate and the deployment rules of that project's releases
+    project_gates: dict[str, tuple[GateSpec, list[CompiledDeploymentRule]]] = field(default_factory=dict)
 
     # the contract's read-only views --------------------------------------------------------------
     @property
@@ -153,6 +155,15 @@ class Mapping:
     def has_reverse_rules(self) -> bool:
         """Whether any variant (the base or a project's override) has ``reverse`` rules."""
         return bool(self.base.rules) or any(v.rules for v in self.overrides.values())
+
+    def gate_of(self, project: str | None) -> GateSpec:
+        """What the gate allows for releases of ``project`` (its override's, else the mapping's)."""
+        found = self.project_gates.get(project or "")
+        return found[0] if found is not None else self.gate
+
+    def deployment_rules_of(self, project: str | None) -> list[CompiledDeploymentRule]:
+        found = self.project_gates.get(project or "")
+        return found[1] if found is not None else self.deployment_rules
 
     def variant(self, ctx: dict[str, Any]) -> Variant:
         """The base, or the override of the context's project."""
@@ -377,7 +388,7 @@ class Mapping:
         scope["link"] = {**_default_link(target), **given}
         trigger = f"{environment}:{deployment.get('run_id')}:{state}"
         plans: list[DeploymentPlan] = []
-        for rule in self.deployment_rules:
+        for rule in self.deployment_rules_of((ctx.get("project") or {}).get("key")):
             if not rule.matches(environment, state):
                 continue
             path = f"deployments.{rule.name}"

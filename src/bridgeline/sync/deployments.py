@@ -102,7 +102,8 @@ class DeploymentSync:
             runs[r.run_key].append(r)
         failures: list[str] = []
         for run_key, run_reports in runs.items():
-            run = await self._verdict(run_key, run_reports, mapping.gate, link, target)
+            gate = mapping.gate_of((ctx.get("project") or {}).get("key"))
+            run = await self._verdict(run_key, run_reports, gate, link, target)
             chosen = state_to_apply(run_reports)
             deployment = {
                 **chosen.as_context(),

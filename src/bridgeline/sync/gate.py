@@ -389,7 +389,7 @@ class Gate:
             if link.mapping in self.engine.mappings.current
             else None
         )
-        policy = mapping.gate if mapping is not None else GateSpec()
+        policy = mapping.gate_of(release.project) if mapping is not None else GateSpec()
         target = self.engine.targets.get(link.target.system)
         if target is None:
             return _invalid(release, environment, f"{link.target.system} is not configured")
