@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +72,7 @@ def _notes(snow: ServiceNowSimulator, sys_id: str) -> list[str]:
 
 @pytest.mark.slow
 def test_a_replica_killed_while_applying_a_deployment_loses_nothing_and_duplicates_nothing(
-    tmp_path: Path,
+    database_url: str, tmp_path: Path
 ) -> None:
     jira = JiraSimulator(scale=JiraScale(projects=1, versions=6, issues=40))
     snow = ServiceNowSimulator()
@@ -83,7 +82,7 @@ def test_a_replica_killed_while_applying_a_deployment_loses_nothing_and_duplicat
         small = SmallWorld(jira, snow, j.url, s.url, snow_gate=None)  # type: ignore[arg-type]
         port = harness.free_port()
         settings = small.values(
-            f"sqlite:///{tmp_path / 'bridgeline.db'}",
+            database_url,
             Path(__file__).parent / "mappings_deploy",
             server={"port": port},
             worker={"lease_seconds": 1.0, "poll_idle": 0.1},
@@ -128,7 +127,9 @@ def test_a_replica_killed_while_applying_a_deployment_loses_nothing_and_duplicat
             # the report delivered again after the restart is a duplicate
             again = httpx.post(f"http://127.0.0.1:{port}/webhooks/deployments", json=report, headers=headers)
             assert again.status_code == 200 and again.json()["duplicate"] is True
-            time.sleep(1.0)
+            assert world_module.wait(
+                lambda: asyncio.run(harness.inbox_state(database_url))["pending"] == 0, 30
+            )
             assert replica.stop() == 0, replica.tail()
         finally:
             hold.released.set()
