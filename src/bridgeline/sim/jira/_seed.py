@@ -44,9 +44,6 @@ class JiraScale:
     projects: int = 3
     versions: int = 12
     issues: int = 300
-    # the next releases of the first two projects ship together: each description names the train
-    # ("Train: 2026.12", after the first one's release month), as a release manager marks them
-    release_train: bool = False
     # a release train of its own: a new version named ``train`` in each of the first two projects,
     # two and a bit weeks out and marked "Train: <train>", with a few issues each; no other
     # version changes, so the rest of the data is the same with or without it
@@ -233,15 +230,6 @@ def seed(state: JiraState, seed_value: int, scale: JiraScale | None = None) -> N
             state.versions[version.id] = version
             made.append(version)
         versions_by_project[project.id] = made
-    if scale.release_train and len(projects) >= 2:
-        upcoming = [
-            next(v for v in versions_by_project[p.id] if not v.released and not v.archived)
-            for p, _, _ in projects[:2]
-        ]
-        train = str(upcoming[0].release_date or "")[:7].replace("-", ".")
-        for version in upcoming:
-            version.description = f"{version.description}\nTrain: {train}"
-
     next_release = {
         pid: next((v.sequence for v in made if not v.released), -1)
         for pid, made in versions_by_project.items()
