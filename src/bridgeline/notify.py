@@ -62,7 +62,7 @@ def watchdog_interval() -> float | None:
     """Seconds between keep-alives when systemd watches this process (``WatchdogSec=``)."""
     usec = os.environ.get("WATCHDOG_USEC", "")
     pid = os.environ.get("WATCHDOG_PID", "")
-    if not usec.isdigit() or int(usec) == 0 or (pid and pid != str(os.getpid())):
+    if not usec.isdecimal() or int(usec) == 0 or (pid and pid != str(os.getpid())):
         return None
     return int(usec) / 1_000_000 / 2  # twice per period, as systemd recommends
 

@@ -126,7 +126,7 @@ async def plan(service: Any, project: str, since: date | None) -> list[str]:
 
 def _numeric_id(version: dict[str, Any]) -> tuple[int, str]:
     ident = str(version.get("id", ""))
-    return (int(ident), ident) if ident.isdigit() else (0, ident)
+    return (int(ident), ident) if ident.isdecimal() else (0, ident)
 
 
 async def _save(service: Any, state: BackfillState) -> None:

@@ -238,7 +238,7 @@ def percent_size(template: str, args: Any) -> int:
 def _number(value: Any) -> int:
     if isinstance(value, int):
         return abs(value)
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isdecimal():
         return int(value)
     return 0
 

@@ -179,7 +179,8 @@ class Guard:
         headers = dict(scope["headers"])  # a repeated header: the last one counts
         limit = self.body_limit(path)
         declared = _text(headers, b"content-length")
-        size = int(declared) if declared is not None and declared.strip().isdigit() else None
+        digits = (declared or "").strip()
+        size = int(digits) if digits.isascii() and digits.isdecimal() else None
         if size is not None and size > limit:
             await _answer(send, 413, _too_large(limit), close=True)
             return

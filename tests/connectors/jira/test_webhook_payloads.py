@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -142,6 +143,15 @@ def test_version_events_carry_only_the_version() -> None:
     assert [str(e.ref) for e in parsed.events] == ["jira:version:10042"]
     assert parsed.timestamp == 1714557600000, "a string timestamp is read as a number"
     assert parsed.events[0].hint == {"webhookEvent": "jira:version_released", "timestamp": 1714557600000}
+
+
+@pytest.mark.parametrize("timestamp", ["\u00b2", "\u0663", "1e3", "-", " ", "12\u00b2", "9" * 25])
+def test_a_timestamp_that_is_no_number_is_left_out_not_refused(timestamp: str) -> None:
+    """Characters str.isdigit() calls digits ("²") are no number to int(): the delivery goes on."""
+    payload = {"timestamp": timestamp, "webhookEvent": "jira:version_released", "version": {"id": "10042"}}
+    parsed = parse_delivery(payload, identifier="d", issue_events=True, projects=PROJECTS)
+    assert parsed.timestamp is None
+    assert [str(e.ref) for e in parsed.events] == ["jira:version:10042"]
 
 
 def test_a_merged_version_resyncs_both_releases() -> None:

@@ -192,8 +192,9 @@ def _timestamp(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value == value and abs(value) < 1e16:
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value.strip()) < 20:
-        return int(value.strip())
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isascii() and text.lstrip("-").isdecimal() and len(text) < 20:  # not "²": a digit, no number
+        return int(text)
     return None
 
 

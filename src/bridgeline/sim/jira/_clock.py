@@ -101,7 +101,7 @@ def format_timestamp(ms: int, tz: str) -> str:
 def parse_timestamp(text: str) -> int:
     """Epoch ms from an ISO-8601 string (with or without colon in the offset) or a number."""
     text = text.strip()
-    if text.lstrip("-").isdigit():
+    if text.lstrip("-").isdecimal():
         return int(text)
     value = text.replace("Z", "+00:00")
     if len(value) >= 5 and value[-5] in "+-" and value[-3] != ":":

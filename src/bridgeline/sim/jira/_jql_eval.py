@@ -190,7 +190,7 @@ class Evaluator:
                 return DateBound(to_ms(start), MINUTE_MS)
             raise JiraError(400, f"Error in the JQL Query: Unable to find JQL function '{operand.text}()'.")
         text = operand.text.strip()
-        if not operand.quoted and text.isdigit():
+        if not operand.quoted and text.isdecimal():
             return DateBound(int(text), 1)
         literal = _DATE_LITERAL.match(text)
         if literal:

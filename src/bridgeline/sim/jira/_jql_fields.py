@@ -231,15 +231,15 @@ def resolve_values(
             project = next((p for p in state.projects.values() if p.name.lower() == value), None)
         return {str(project.id), project.key.lower(), project.name.lower()} if project else missing()
     if name in ("fixVersion", "affectedVersion"):
-        if value.isdigit() and not operand.quoted and int(value) in state.versions:
+        if value.isdecimal() and not operand.quoted and int(value) in state.versions:
             return {value}
         if any(v.name.lower() == value for v in state.versions.values()):
             return {value}
-        if value.isdigit() and int(value) in state.versions:
+        if value.isdecimal() and int(value) in state.versions:
             return {value}
         return missing()
     if name == "key":
-        if value.isdigit():
+        if value.isdecimal():
             if int(value) in state.issues:
                 return {value}
         elif value.upper() in state.issue_by_key:

@@ -165,7 +165,7 @@ def _find_version(sim: JiraSimulator, request: Request) -> tuple[Project, Versio
     """The project and version a page URL names, when the version belongs to that project."""
     project = sim.state.project(str(request.path_params["key"]))
     ident = str(request.path_params["version"])
-    version = sim.state.versions.get(int(ident)) if ident.isdigit() else None
+    version = sim.state.versions.get(int(ident)) if ident.isdecimal() else None
     if project is None or version is None or version.project_id != project.id:
         return None
     return project, version

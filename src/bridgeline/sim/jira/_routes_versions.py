@@ -32,7 +32,7 @@ def find_project(ctx: Ctx) -> Project:
 
 def find_version(ctx: Ctx, ref: str | None = None) -> Version:
     version_id = ref if ref is not None else ctx.path("id")
-    version = ctx.state.versions.get(int(version_id)) if str(version_id).isdigit() else None
+    version = ctx.state.versions.get(int(version_id)) if str(version_id).isdecimal() else None
     if version is None:
         raise not_found_version(str(version_id))
     return version
@@ -155,7 +155,9 @@ async def create_version(ctx: Ctx) -> Response:
         )
         project = None
         if body.get("projectId") is not None:
-            project = state.projects.get(int(body["projectId"])) if str(body["projectId"]).isdigit() else None
+            project = (
+                state.projects.get(int(body["projectId"])) if str(body["projectId"]).isdecimal() else None
+            )
         elif body.get("project"):
             project = state.project(str(body["project"]))
         if project is None:
@@ -201,7 +203,7 @@ async def update_version(ctx: Ctx) -> Response:
         move_to: Version | None = None
         if body.get("moveUnfixedIssuesTo"):
             target = str(body["moveUnfixedIssuesTo"]).rstrip("/").rsplit("/", 1)[-1]
-            move_to = state.versions.get(int(target)) if target.isdigit() else None
+            move_to = state.versions.get(int(target)) if target.isdecimal() else None
             if move_to is None or move_to.project_id != version.project_id:
                 errors["moveUnfixedIssuesTo"] = "The version to move unfixed issues to does not exist."
         if errors:

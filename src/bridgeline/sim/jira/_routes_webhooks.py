@@ -26,7 +26,7 @@ def _require_admin(ctx: Ctx) -> None:
 
 def _find(ctx: Ctx) -> Webhook:
     raw = ctx.path("id")
-    webhook = ctx.state.webhooks.get(int(raw)) if raw.isdigit() else None
+    webhook = ctx.state.webhooks.get(int(raw)) if raw.isdecimal() else None
     if webhook is None:
         raise JiraError(404, f"Webhook with id {raw} does not exist.")
     return webhook

@@ -115,14 +115,14 @@ class JiraState:
 
     def issue(self, id_or_key: str | int) -> Issue | None:
         text = str(id_or_key)
-        if text.isdigit():
+        if text.isdecimal():
             return self.issues.get(int(text))
         issue_id = self.issue_by_key.get(text.upper())
         return None if issue_id is None else self.issues.get(issue_id)
 
     def project(self, id_or_key: str | int) -> Project | None:
         text = str(id_or_key)
-        if text.isdigit():
+        if text.isdecimal():
             return self.projects.get(int(text))
         for project in self.projects.values():
             if project.key.upper() == text.upper():

@@ -135,7 +135,7 @@ class Form:
         """A field by name, or by its numeric id written as text (``'1'`` is the Request ID)."""
         if name in self.fields:
             return self.fields[name]
-        if name.isdigit() and int(name) in self.by_id:
+        if name.isdecimal() and int(name) in self.by_id:
             return self.fields[self.by_id[int(name)]]
         return None
 

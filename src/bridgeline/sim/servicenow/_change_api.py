@@ -30,7 +30,7 @@ TEMPLATE_LOCKED = frozenset({"description", "backout_plan", "test_plan", "implem
 
 def handle(sim: ServiceNowSimulator, call: Call) -> Answer:
     parts = list(call.parts)
-    if parts and parts[0].startswith("v") and parts[0][1:].isdigit():
+    if parts and parts[0].startswith("v") and parts[0][1:].isdecimal():
         parts.pop(0)
     if not parts or parts[0] != "change":
         raise unknown_resource()
