@@ -154,3 +154,12 @@ class AuditEntry:
     duration_ms: float | None = None
     at: datetime = field(default_factory=utcnow)
     id: int | None = None
+
+    @classmethod
+    def of(cls, link: Link, action: str, **rest: Any) -> AuditEntry:
+        """An entry about ``link``'s record: its entity (unless ``rest`` names another), mapping
+        and target filled in."""
+        t = link.target
+        about: dict[str, Any] = {"entity": link.key, "mapping": link.mapping, "target_system": t.system}
+        about.update(target_kind=t.kind, target_id=t.id, target_number=t.number)
+        return cls(action=action, **{**about, **rest})

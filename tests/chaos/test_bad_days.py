@@ -5,6 +5,7 @@ cannot be written."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +50,20 @@ def _named(world: SmallWorld, version_id: str) -> str:
     return change["short_description"]
 
 
-@pytest.mark.slow
-@pytest.mark.postgres
-def test_postgresql_away_for_thirty_seconds_loses_no_acknowledged_event(
-    postgres_url: str, small_world: SmallWorld, tmp_path: Path
-) -> None:
+@dataclass
+class Outage:
+    """A replica synced through a TCP proxy to PostgreSQL that the test can cut."""
+
+    proxy: Any
+    daemon: Any
+    url: str
+    versions: list[str]
+
+
+@contextlib.contextmanager
+def _through_a_proxy(postgres_url: str, small_world: SmallWorld, tmp_path: Path) -> Iterator[Outage]:
+    """A replica whose database connections pass a proxy, started and done with the first sync;
+    afterwards whatever the world still holds is let go and the replica is surely gone."""
     direct = sa.engine.make_url(postgres_url)
     with proxy_module.CuttableProxy((direct.host or "127.0.0.1", direct.port or 5432)) as proxy:
         through = direct.set(
@@ -69,50 +80,59 @@ def test_postgresql_away_for_thirty_seconds_loses_no_acknowledged_event(
         config = tmp_path / "bridgeline.yaml"
         config.write_text(yaml.safe_dump(values), encoding="utf-8")
         daemon = harness.Replica("replica", config, tmp_path / "daemon.log")
-        url = f"http://127.0.0.1:{port}"
         versions = [v["id"] for v in small_world.versions()]
         try:
             daemon.start()
             assert world_module.wait(lambda: len(small_world.change_requests()) == len(versions), 60), (
                 daemon.tail()
             )
-            assert _ready(url) is True
-
-            # acknowledged just before the outage, and in flight when the database goes
-            first, second = versions[0], versions[1]
-            _rename(small_world, first, "renamed before the outage")
-            small_world.snow_gate.hold("PATCH", "/api/now/table/change_request/")
-            response = httpx.post(url + "/webhooks/jira", content=_delivery("1", "PAY-1", first), timeout=10)
-            assert response.status_code == 202, response.text
-            assert small_world.snow_gate.waiting.wait(20), daemon.tail()
-            cut_at = time.monotonic()
-            proxy.cut()
-            small_world.snow_gate.opened.set()  # the update lands in ServiceNow; recording it cannot
-
-            assert world_module.wait(lambda: _ready(url) is False, 15, every=0.2), daemon.tail()
-            _rename(small_world, second, "renamed during the outage")
-            refused = httpx.post(url + "/webhooks/jira", content=_delivery("2", "PAY-2", second), timeout=10)
-            assert refused.status_code == 503 and int(refused.headers["Retry-After"]) > 0  # Jira retries
-            time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - cut_at)))
-            assert daemon.proc is not None and daemon.proc.poll() is None  # it waited, it did not die
-
-            proxy.restore()
-            assert world_module.wait(lambda: _ready(url) is True, 30, every=0.2), daemon.tail()
-            retried = httpx.post(url + "/webhooks/jira", content=_delivery("2", "PAY-2", second), timeout=10)
-            assert retried.status_code == 202, retried.text
-            assert world_module.wait(
-                lambda: (
-                    _named(small_world, first) == "Release PAY renamed before the outage"
-                    and _named(small_world, second) == "Release PAY renamed during the outage"
-                ),
-                60,
-            ), daemon.tail()
-            # it leads again once the database is back (its next campaign after the old session ended)
-            assert world_module.wait(lambda: _terms(daemon) >= 2, 30, every=0.2), daemon.tail()
-            assert daemon.stop() == 0, daemon.tail()
+            yield Outage(proxy, daemon, f"http://127.0.0.1:{port}", versions)
         finally:
             small_world.snow_gate.opened.set()
             daemon.ensure_dead()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_postgresql_away_for_thirty_seconds_loses_no_acknowledged_event(
+    postgres_url: str, small_world: SmallWorld, tmp_path: Path
+) -> None:
+    with _through_a_proxy(postgres_url, small_world, tmp_path) as outage:
+        proxy, daemon, url, versions = outage.proxy, outage.daemon, outage.url, outage.versions
+        assert _ready(url) is True
+
+        # acknowledged just before the outage, and in flight when the database goes
+        first, second = versions[0], versions[1]
+        _rename(small_world, first, "renamed before the outage")
+        small_world.snow_gate.hold("PATCH", "/api/now/table/change_request/")
+        response = httpx.post(url + "/webhooks/jira", content=_delivery("1", "PAY-1", first), timeout=10)
+        assert response.status_code == 202, response.text
+        assert small_world.snow_gate.waiting.wait(20), daemon.tail()
+        cut_at = time.monotonic()
+        proxy.cut()
+        small_world.snow_gate.opened.set()  # the update lands in ServiceNow; recording it cannot
+
+        assert world_module.wait(lambda: _ready(url) is False, 15, every=0.2), daemon.tail()
+        _rename(small_world, second, "renamed during the outage")
+        refused = httpx.post(url + "/webhooks/jira", content=_delivery("2", "PAY-2", second), timeout=10)
+        assert refused.status_code == 503 and int(refused.headers["Retry-After"]) > 0  # Jira retries
+        time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - cut_at)))
+        assert daemon.proc is not None and daemon.proc.poll() is None  # it waited, it did not die
+
+        proxy.restore()
+        assert world_module.wait(lambda: _ready(url) is True, 30, every=0.2), daemon.tail()
+        retried = httpx.post(url + "/webhooks/jira", content=_delivery("2", "PAY-2", second), timeout=10)
+        assert retried.status_code == 202, retried.text
+        assert world_module.wait(
+            lambda: (
+                _named(small_world, first) == "Release PAY renamed before the outage"
+                and _named(small_world, second) == "Release PAY renamed during the outage"
+            ),
+            60,
+        ), daemon.tail()
+        # it leads again once the database is back (its next campaign after the old session ended)
+        assert world_module.wait(lambda: _terms(daemon) >= 2, 30, every=0.2), daemon.tail()
+        assert daemon.stop() == 0, daemon.tail()
     events = [str(line.get("event", "")) for line in daemon.lines()]
     assert any(e.startswith("leadership lost") for e in events)  # its lock's connection broke ...
     assert len(small_world.change_requests()) == len(versions)  # nothing created twice
@@ -125,43 +145,19 @@ def test_a_stop_while_postgresql_is_away_is_a_clean_stop(
 ) -> None:
     """SIGTERM during an outage: in-flight work cannot be recorded (its claims return when their
     leases end), leadership cannot be handed back; the stop is still the normal one, exit 0."""
-    direct = sa.engine.make_url(postgres_url)
-    with proxy_module.CuttableProxy((direct.host or "127.0.0.1", direct.port or 5432)) as proxy:
-        through = direct.set(
-            host="127.0.0.1", port=proxy.port, query={**direct.query, "connect_timeout": "2"}
+    with _through_a_proxy(postgres_url, small_world, tmp_path) as outage:
+        proxy, daemon, url, versions = outage.proxy, outage.daemon, outage.url, outage.versions
+        small_world.snow_gate.hold("PATCH", "/api/now/table/change_request/")
+        _rename(small_world, versions[0], "renamed before the stop")
+        response = httpx.post(
+            url + "/webhooks/jira", content=_delivery("1", "PAY-1", versions[0]), timeout=10
         )
-        port = harness.free_port()
-        values = small_world.values(
-            through.render_as_string(hide_password=False),
-            MAPPINGS,
-            server={"port": port},
-            worker={"lease_seconds": 2.0, "poll_idle": 0.2, "max_attempts": 8},
-            log_format="json",
-        )
-        config = tmp_path / "bridgeline.yaml"
-        config.write_text(yaml.safe_dump(values), encoding="utf-8")
-        daemon = harness.Replica("replica", config, tmp_path / "daemon.log")
-        url = f"http://127.0.0.1:{port}"
-        versions = [v["id"] for v in small_world.versions()]
-        try:
-            daemon.start()
-            assert world_module.wait(lambda: len(small_world.change_requests()) == len(versions), 60), (
-                daemon.tail()
-            )
-            small_world.snow_gate.hold("PATCH", "/api/now/table/change_request/")
-            _rename(small_world, versions[0], "renamed before the stop")
-            response = httpx.post(
-                url + "/webhooks/jira", content=_delivery("1", "PAY-1", versions[0]), timeout=10
-            )
-            assert response.status_code == 202, response.text
-            assert small_world.snow_gate.waiting.wait(20), daemon.tail()
-            proxy.cut()
-            assert world_module.wait(lambda: _ready(url) is False, 15, every=0.2), daemon.tail()
-            small_world.snow_gate.opened.set()
-            assert daemon.stop() == 0, daemon.tail()
-        finally:
-            small_world.snow_gate.opened.set()
-            daemon.ensure_dead()
+        assert response.status_code == 202, response.text
+        assert small_world.snow_gate.waiting.wait(20), daemon.tail()
+        proxy.cut()
+        assert world_module.wait(lambda: _ready(url) is False, 15, every=0.2), daemon.tail()
+        small_world.snow_gate.opened.set()
+        assert daemon.stop() == 0, daemon.tail()
     assert "Traceback" not in daemon.tail(100_000)
 
 

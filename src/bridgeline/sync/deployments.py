@@ -145,14 +145,9 @@ class DeploymentSync:
         audit = []
         if verdict == "unauthorized":
             audit.append(
-                AuditEntry(
-                    action="unauthorized_deployment",
-                    entity=link.key,
-                    mapping=link.mapping,
-                    target_system=link.target.system,
-                    target_kind=link.target.kind,
-                    target_id=link.target.id,
-                    target_number=link.target.number,
+                AuditEntry.of(
+                    link,
+                    "unauthorized_deployment",
                     fields={"environment": first.environment, "run_id": first.run_id, "source": first.source},
                     outcome="error",
                     detail=f"deployment to {first.environment} (run {first.run_id}, "
@@ -272,14 +267,9 @@ class DeploymentSync:
                     values = {k: v for k, v in values.items() if k != SUMMARY_FIELD.get(link.target.system)}
         else:
             await self.store.begin_action(AppliedAction(key, rule, "deployment", link.id))
-        entry = AuditEntry(
-            action="deployment",
-            entity=link.key,
-            mapping=link.mapping,
-            target_system=link.target.system,
-            target_kind=link.target.kind,
-            target_id=link.target.id,
-            target_number=link.target.number,
+        entry = AuditEntry.of(
+            link,
+            "deployment",
             fields={k: v for k, v in values.items() if k not in NOTE_FIELDS} or None,
             detail=f"deployment rule {rule}",
         )

@@ -189,14 +189,9 @@ class ReverseSync:
         if not result.conflicts:
             return
         entries = [
-            AuditEntry(
-                action="conflict",
-                entity=link.key,
-                mapping=link.mapping,
-                target_system=link.target.system,
-                target_kind=link.target.kind,
-                target_id=link.target.id,
-                target_number=link.target.number,
+            AuditEntry.of(
+                link,
+                "conflict",
                 fields={"field": c.field, "bridgeline": c.ours, "target": c.theirs, "policy": c.policy},
                 detail=f"{c.field} was edited in {link.target.system}: "
                 + {
@@ -276,14 +271,10 @@ class ReverseSync:
         action: ReverseAction, link: Link, started: float, *, outcome: str = "ok", detail: str | None = None
     ) -> AuditEntry:
         entity = f"jira:issue:{action.issue_key}" if action.issue_key else f"jira:version:{action.version_id}"
-        return AuditEntry(
-            action=action.kind,
+        return AuditEntry.of(
+            link,
+            action.kind,
             entity=entity,
-            mapping=link.mapping,
-            target_system=link.target.system,
-            target_kind=link.target.kind,
-            target_id=link.target.id,
-            target_number=link.target.number,
             fields={k: v for k, v in action.params.items() if k != "body"} or None,
             outcome=outcome,
             detail=detail or f"rule {action.rule}",
